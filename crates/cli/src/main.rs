@@ -1,0 +1,218 @@
+//! `tiergate`: redact and explain records, check policies, run the demo.
+
+mod demo;
+mod table;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tiergate_core::{ConsentSet, Decisions, Limits, Outcome, Policy, Request, Viewer};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Parser, Debug)]
+#[command(name = "tiergate", version, about = "Record-sharing decisions and redaction under an information sharing framework")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write what the viewer may see to stdout.
+    Redact(RecordArgs),
+    /// Print a table of every entry, its placements, decision and reasons.
+    Explain(RecordArgs),
+    /// Show or check a policy document.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Run the built-in demo: what each demo viewer sees of each demo patient.
+    Demo {
+        /// Decide at this instant (RFC 3339) instead of now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Print the policy (the embedded default unless --policy is given).
+    Show {
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Validate a policy; print every problem with its JSON path (exit 1),
+    /// or its content hash.
+    Check { file: PathBuf },
+}
+
+#[derive(Args, Debug)]
+struct RecordArgs {
+    /// Viewer JSON file.
+    #[arg(long)]
+    viewer: PathBuf,
+    /// Consent directives: compact JSON, a FHIR Consent or a Bundle of them.
+    #[arg(long)]
+    consent: Option<PathBuf>,
+    /// Policy document (default: the embedded framework policy).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Decide at this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+    /// Write the decisions as JSON to this file.
+    #[arg(long)]
+    decisions: Option<PathBuf>,
+    /// Care setting of the origin system, for entries that do not say.
+    #[arg(long)]
+    setting: Option<String>,
+    /// Largest record accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_bytes)]
+    max_bytes: usize,
+    /// FHIR JSON record file, or `-` for stdin.
+    record: String,
+}
+
+/// A failure reported as one line on stderr, with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn input(message: impl std::fmt::Display) -> Self {
+        Self { code: 2, message: message.to_string() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("tiergate: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Redact(args) => {
+            let (policy, out) = redact(&args)?;
+            let _ = policy;
+            write_stdout(&out.body)
+        }
+        Command::Explain(args) => {
+            let (policy, out) = redact(&args)?;
+            let text = table::explain(&policy, &out.decisions);
+            write_stdout(text.as_bytes())
+        }
+        Command::Policy { command: PolicyCommand::Show { policy } } => {
+            let policy = load_policy(policy.as_deref())?;
+            let mut text = serde_json::to_string_pretty(policy.document())
+                .map_err(|e| Failure::input(format!("cannot print policy: {e}")))?;
+            text.push('\n');
+            write_stdout(text.as_bytes())
+        }
+        Command::Policy { command: PolicyCommand::Check { file } } => {
+            let bytes = read_file(&file)?;
+            match Policy::from_json(&bytes) {
+                Ok(p) => write_stdout(format!("ok {}\n", p.hash()).as_bytes()),
+                Err(e) => {
+                    let mut text = String::new();
+                    for p in &e.problems {
+                        text.push_str(&format!("{}: {p}\n", file.display()));
+                    }
+                    text.push_str(&format!("{} problem(s)", e.problems.len()));
+                    Err(Failure { code: 1, message: text })
+                }
+            }
+        }
+        Command::Demo { now } => {
+            let now = parse_now(now.as_deref())?;
+            let text = demo::run(now).map_err(Failure::input)?;
+            write_stdout(text.as_bytes())
+        }
+    }
+}
+
+fn redact(args: &RecordArgs) -> Result<(Policy, tiergate_core::Redacted), Failure> {
+    let policy = load_policy(args.policy.as_deref())?;
+    let viewer = Viewer::from_json(&read_file(&args.viewer)?).map_err(Failure::input)?;
+    viewer.validate(&policy).map_err(Failure::input)?;
+    let consent = match &args.consent {
+        Some(path) => ConsentSet::from_json(&read_file(path)?, &policy).map_err(Failure::input)?,
+        None => ConsentSet::default(),
+    };
+    let compiled = consent.compile(&policy).map_err(Failure::input)?;
+    let now = parse_now(args.now.as_deref())?;
+    let record = if args.record == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .take(u64::try_from(args.max_bytes).unwrap_or(u64::MAX).saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::input(format!("cannot read stdin: {}", e.kind())))?;
+        buf
+    } else {
+        read_file(Path::new(&args.record))?
+    };
+    let request = Request {
+        viewer: &viewer,
+        consent: &compiled,
+        now,
+        default_setting: args.setting.as_deref(),
+    };
+    let out = policy
+        .redact(&record, &request, Limits { max_bytes: args.max_bytes })
+        .map_err(Failure::input)?;
+    if let Some(path) = &args.decisions {
+        write_decisions(path, &out.decisions)?;
+    }
+    if out.outcome == Outcome::NotFound {
+        // Same answer as for a resource that does not exist.
+        eprintln!("tiergate: not found");
+    }
+    Ok((policy, out))
+}
+
+fn write_decisions(path: &Path, decisions: &Decisions) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(decisions)
+        .map_err(|e| Failure::input(format!("cannot write decisions: {e}")))?;
+    text.push('\n');
+    std::fs::write(path, text)
+        .map_err(|e| Failure::input(format!("cannot write `{}`: {}", path.display(), e.kind())))
+}
+
+fn load_policy(path: Option<&Path>) -> Result<Policy, Failure> {
+    match path {
+        None => Policy::default_policy().map_err(Failure::input),
+        Some(p) => Policy::from_json(&read_file(p)?).map_err(|e| {
+            Failure::input(format!("`{}`: {e}", p.display()))
+        }),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::input(format!("cannot read `{}`: {}", path.display(), e.kind())))
+}
+
+fn parse_now(now: Option<&str>) -> Result<OffsetDateTime, Failure> {
+    match now {
+        None => Ok(OffsetDateTime::now_utc()),
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| Failure::input("`--now` is not an RFC 3339 date-time")),
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| if bytes.last() == Some(&b'\n') { Ok(()) } else { out.write_all(b"\n") })
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::input(format!("cannot write output: {}", e.kind())))
+}

@@ -1,0 +1,354 @@
+//! Classification: which rule an entry matches, the care setting it came
+//! from, the organisation that holds it, and the codes it carries.
+//!
+//! The setting is read, in order, from:
+//! 1. a `meta.tag` whose system is the policy's `settings.tag_system` (the
+//!    code is a setting id);
+//! 2. `meta.source`, by the policy's `settings.sources` prefixes;
+//! 3. the type of the author organisation (`recorder`, `asserter`,
+//!    `performer`, `author`, `serviceProvider`, `requester`, `custodian`,
+//!    ...), resolved inside the bundle or `contained`;
+//! 4. the request's default setting (what the origin system is).
+//!
+//! An entry with no setting still matches rules that do not ask for one.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::policy::{Outcome, Policy, Rule};
+
+/// Elements that name the organisation or person responsible for an entry.
+const AUTHOR_ELEMENTS: &[&str] = &[
+    "recorder",
+    "asserter",
+    "performer",
+    "author",
+    "serviceProvider",
+    "requester",
+    "informationSource",
+    "organization",
+    "custodian",
+    "managingOrganization",
+    "source",
+    "sender",
+    "participant",
+];
+
+/// A coding seen in a resource: system (if any) and code.
+pub(crate) type Coding<'a> = (Option<&'a str>, &'a str);
+
+/// Resources of a document, addressable by reference.
+#[derive(Debug, Default)]
+pub(crate) struct Index<'a> {
+    by_ref: HashMap<String, usize>,
+    resources: Vec<Option<&'a Map<String, Value>>>,
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn new(entries: &[crate::decide::EntryView<'a>]) -> Self {
+        let mut index = Index::default();
+        for (i, e) in entries.iter().enumerate() {
+            index.resources.push(e.resource);
+            if let Some(r) = &e.reference {
+                index.by_ref.entry(r.clone()).or_insert(i);
+            }
+            if let Some(u) = e.full_url {
+                index.by_ref.entry(u.to_owned()).or_insert(i);
+            }
+        }
+        index
+    }
+
+    pub(crate) fn position(&self, reference: &str) -> Option<usize> {
+        self.by_ref
+            .get(reference)
+            .or_else(|| normalise_reference(reference).and_then(|r| self.by_ref.get(r)))
+            .copied()
+    }
+
+    fn resolve(&self, reference: &str, holder: &'a Map<String, Value>) -> Option<&'a Map<String, Value>> {
+        if let Some(local) = reference.strip_prefix('#') {
+            return holder
+                .get("contained")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_object)
+                .find(|c| c.get("id").and_then(Value::as_str) == Some(local));
+        }
+        self.position(reference)
+            .and_then(|i| self.resources.get(i).copied().flatten())
+    }
+}
+
+/// `http://host/fhir/Type/id` and `Type/id/_history/2` to `Type/id`.
+pub(crate) fn normalise_reference(reference: &str) -> Option<&str> {
+    let trimmed = match reference.find("/_history/") {
+        Some(at) => reference.get(..at)?,
+        None => reference,
+    };
+    let mut parts = trimmed.rsplitn(3, '/');
+    let id = parts.next()?;
+    let rtype = parts.next()?;
+    if id.is_empty() || !rtype.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    let start = trimmed.len().checked_sub(id.len() + rtype.len() + 1)?;
+    trimmed.get(start..)
+}
+
+/// What classification found out about one entry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Classified {
+    pub(crate) rule: Option<usize>,
+    pub(crate) setting: Option<usize>,
+    pub(crate) organisations: Vec<String>,
+}
+
+impl Policy {
+    pub(crate) fn classify(
+        &self,
+        res: &Map<String, Value>,
+        index: &Index<'_>,
+        default_setting: Option<usize>,
+    ) -> Classified {
+        let rtype = res.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let (org_setting, organisations) = self.organisations_of(res, index);
+        let setting = self
+            .tagged_setting(res)
+            .unwrap_or_else(|| self.source_setting(res).or(org_setting).or(default_setting));
+        let rule = self
+            .rules
+            .iter()
+            .position(|r| self.rule_matches(r, res, rtype, setting));
+        Classified {
+            rule,
+            setting,
+            organisations,
+        }
+    }
+
+    /// `Some(None)` when a setting tag is present but names no known setting.
+    fn tagged_setting(&self, res: &Map<String, Value>) -> Option<Option<usize>> {
+        let system = &self.document.settings.tag_system;
+        let tags = res.get("meta").and_then(|m| m.get("tag")).and_then(Value::as_array)?;
+        tags.iter()
+            .find(|t| t.get("system").and_then(Value::as_str) == Some(system.as_str()))
+            .map(|t| t.get("code").and_then(Value::as_str).and_then(|c| self.setting_index(c)))
+    }
+
+    fn source_setting(&self, res: &Map<String, Value>) -> Option<usize> {
+        let source = res.get("meta").and_then(|m| m.get("source")).and_then(Value::as_str)?;
+        self.sources
+            .iter()
+            .find(|(prefix, _)| source.starts_with(prefix.as_str()))
+            .map(|(_, s)| *s)
+    }
+
+    fn organisations_of(&self, res: &Map<String, Value>, index: &Index<'_>) -> (Option<usize>, Vec<String>) {
+        let id_systems = &self.document.settings.organisation_identifier_systems;
+        let mut setting = None;
+        let mut orgs = Vec::new();
+        let mut refs = Vec::new();
+        for key in AUTHOR_ELEMENTS {
+            if let Some(v) = res.get(*key) {
+                collect_references(v, &mut refs);
+            }
+        }
+        for r in refs {
+            if let Some(ident) = r.get("identifier") {
+                push_org_code(ident, id_systems, &mut orgs);
+            }
+            let Some(target) = r.get("reference").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(org) = index.resolve(target, res) else {
+                continue;
+            };
+            if org.get("resourceType").and_then(Value::as_str) != Some("Organization") {
+                continue;
+            }
+            for ident in org.get("identifier").and_then(Value::as_array).into_iter().flatten() {
+                push_org_code(ident, id_systems, &mut orgs);
+            }
+            if setting.is_none() {
+                let mut codings = Vec::new();
+                if let Some(t) = org.get("type") {
+                    codings_of(t, &mut codings);
+                }
+                setting = codings.iter().find_map(|(sys, code)| {
+                    sys.and_then(|s| self.org_types.get(&(s.to_owned(), (*code).to_owned())).copied())
+                });
+            }
+        }
+        (setting, orgs)
+    }
+
+    fn rule_matches(&self, rule: &Rule, res: &Map<String, Value>, rtype: &str, setting: Option<usize>) -> bool {
+        if let Some(types) = &rule.resource_types {
+            if !types.contains(rtype) {
+                return false;
+            }
+        }
+        if !rule.settings.is_empty() && !setting.is_some_and(|s| rule.settings.contains(&s)) {
+            return false;
+        }
+        if !rule.statuses.is_empty() {
+            let status = res.get("status").and_then(Value::as_str);
+            if !status.is_some_and(|s| rule.statuses.iter().any(|x| x == s)) {
+                return false;
+            }
+        }
+        if !rule.elements.is_empty() && !rule.elements.iter().any(|e| has_element(res, e)) {
+            return false;
+        }
+        let cl = &self.document.classification;
+        if !rule.codes.is_empty() && !self.any_in_sets(res, &cl.code_elements, &rule.codes) {
+            return false;
+        }
+        if !rule.categories.is_empty() && !self.any_in_sets(res, &cl.category_elements, &rule.categories) {
+            return false;
+        }
+        if !rule.tags.is_empty() {
+            let mut codings = Vec::new();
+            if let Some(tags) = res.get("meta").and_then(|m| m.get("tag")) {
+                codings_of(tags, &mut codings);
+            }
+            if !self.codings_in_sets(&codings, &rule.tags) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn any_in_sets(&self, res: &Map<String, Value>, elements: &[String], sets: &[usize]) -> bool {
+        let mut codings = Vec::new();
+        for e in elements {
+            if let Some(v) = res.get(e) {
+                codings_of(v, &mut codings);
+            }
+        }
+        self.codings_in_sets(&codings, sets)
+    }
+
+    fn codings_in_sets(&self, codings: &[Coding<'_>], sets: &[usize]) -> bool {
+        sets.iter().filter_map(|i| self.code_sets.get(*i)).any(|set| {
+            codings.iter().any(|(system, code)| set.contains(*system, code))
+        })
+    }
+
+    pub(crate) fn outcome(&self, rule: usize) -> Option<&Outcome> {
+        self.rules.get(rule).map(|r| &r.outcome)
+    }
+
+    pub(crate) fn rule_id(&self, rule: usize) -> Option<&str> {
+        self.rules.get(rule).map(|r| r.id.as_str())
+    }
+
+    /// Exclusion categories of every code anywhere in the resource:
+    /// codings, `code` elements, extensions and components alike.
+    pub(crate) fn excluded_categories(&self, res: &Map<String, Value>) -> Vec<u16> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Map<String, Value>> = vec![res];
+        while let Some(obj) = stack.pop() {
+            let system = obj.get("system").and_then(Value::as_str);
+            for (key, value) in obj {
+                match value {
+                    Value::String(s) if key == "code" => self.match_exclusion(system, s, &mut out),
+                    Value::String(s) if key == "valueCode" => self.match_exclusion(None, s, &mut out),
+                    Value::Object(child) => stack.push(child),
+                    Value::Array(items) => {
+                        for item in items {
+                            match item {
+                                Value::Object(child) => stack.push(child),
+                                Value::String(s) if key == "valueCode" || key == "code" => {
+                                    self.match_exclusion(None, s, &mut out)
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+fn has_element(res: &Map<String, Value>, element: &str) -> bool {
+    match element.strip_prefix("extension:") {
+        Some(url) => res
+            .get("extension")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|e| e.get("url").and_then(Value::as_str) == Some(url)),
+        None => res.get(element).is_some_and(|v| !v.is_null()),
+    }
+}
+
+fn push_org_code(ident: &Value, systems: &[String], out: &mut Vec<String>) {
+    let system = ident.get("system").and_then(Value::as_str);
+    if let (Some(s), Some(v)) = (system, ident.get("value").and_then(Value::as_str)) {
+        if systems.iter().any(|x| x == s) && !out.iter().any(|o| o == v) {
+            out.push(v.to_owned());
+        }
+    }
+}
+
+/// References directly in `v`, in arrays of them, or one level down in a
+/// wrapper such as `{"actor": Reference}` or STU3's `{"agent": Reference}`.
+fn collect_references<'a>(v: &'a Value, out: &mut Vec<&'a Map<String, Value>>) {
+    let mut stack = vec![(v, 0u8)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(items) if depth < 3 => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Value::Object(m) if m.contains_key("reference") || m.contains_key("identifier") => out.push(m),
+            Value::Object(m) if depth < 2 => stack.extend(m.values().map(|i| (i, depth + 1))),
+            _ => {}
+        }
+    }
+}
+
+/// Codings in a CodeableConcept, a Coding, or arrays of either.
+pub(crate) fn codings_of<'a>(v: &'a Value, out: &mut Vec<Coding<'a>>) {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                if let Value::Object(_) = item {
+                    codings_of_object(item, out);
+                }
+            }
+        }
+        Value::Object(_) => codings_of_object(v, out),
+        _ => {}
+    }
+}
+
+fn codings_of_object<'a>(v: &'a Value, out: &mut Vec<Coding<'a>>) {
+    if let Some(code) = v.get("code").and_then(Value::as_str) {
+        out.push((v.get("system").and_then(Value::as_str), code));
+    }
+    for c in v.get("coding").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(code) = c.get("code").and_then(Value::as_str) {
+            out.push((c.get("system").and_then(Value::as_str), code));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_reference;
+
+    #[test]
+    fn references_normalise_to_type_and_id() {
+        assert_eq!(normalise_reference("Condition/1"), Some("Condition/1"));
+        assert_eq!(normalise_reference("http://h/fhir/Condition/1"), Some("Condition/1"));
+        assert_eq!(normalise_reference("Condition/1/_history/3"), Some("Condition/1"));
+        assert_eq!(normalise_reference("urn:uuid:abc"), None);
+        assert_eq!(normalise_reference("#x"), None);
+    }
+}

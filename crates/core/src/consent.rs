@@ -1,0 +1,534 @@
+//! Consent directives: explicit consent and opt-outs (framework 6.2).
+//!
+//! Directives come in a compact JSON form or as FHIR R4 `Consent`
+//! resources (see `docs/consent.md` for the mapping). For each entry and
+//! placement the latest directive in force that covers it decides: a
+//! permit shares, a deny (opt-out) withholds, and none means no consent.
+//!
+//! Scope semantics:
+//! * a permit's segment scope with a tier covers that tier and the tiers
+//!   below it (tiers are cumulative);
+//! * a deny's segment scope with a tier covers that tier and the tiers above
+//!   it (opting out of tier 2 cannot leave tier 3 shared);
+//! * content, category and entry scopes narrow a directive to those entries;
+//! * a permit may not name exclusion categories: exclusions are lifted only
+//!   by the policy.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::error::ConsentError;
+use crate::fhirtime::{self, Edge};
+use crate::policy::Policy;
+use crate::segment::Placement;
+use crate::viewer::Viewer;
+
+/// A patient's directives, in the compact form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSet {
+    pub directives: Vec<ConsentDirective>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectiveKind {
+    /// Explicit consent.
+    Permit,
+    /// Refusal or opt-out.
+    Deny,
+}
+
+/// One decision the person made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDirective {
+    pub id: String,
+    pub kind: DirectiveKind,
+    /// When the decision was made; later decisions override earlier ones.
+    pub recorded: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// Who it applies to; empty means everyone.
+    #[serde(default)]
+    pub actors: Actors,
+    /// What it applies to; empty means the whole record.
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+/// All given kinds must match; within a kind, any listed value will do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actors {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organisations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+}
+
+/// All given kinds must match; within a kind, any listed value will do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentScope>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Single entries, as `Type/id` or a full URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentScope {
+    pub segment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<u8>,
+}
+
+/// What the directives say about one entry in one placement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConsentVerdict<'a> {
+    Permit(&'a str),
+    Deny(&'a str),
+    Silent,
+}
+
+/// What a directive is matched against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryKey<'a> {
+    pub(crate) reference: Option<&'a str>,
+    pub(crate) full_url: Option<&'a str>,
+    pub(crate) content: &'a [usize],
+    pub(crate) categories: &'a [u16],
+}
+
+#[derive(Debug, Clone)]
+struct Compiled {
+    id: String,
+    kind: DirectiveKind,
+    start: Option<OffsetDateTime>,
+    end: Option<OffsetDateTime>,
+    organisations: Vec<String>,
+    profiles: Vec<String>,
+    users: Vec<String>,
+    segments: Vec<(u8, Option<u8>)>,
+    content: Vec<usize>,
+    categories: Vec<u16>,
+    entries: Vec<String>,
+}
+
+/// Directives checked against the policy and ordered oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledConsent {
+    directives: Vec<Compiled>,
+}
+
+impl ConsentSet {
+    /// Reads directives from JSON: the compact form (`{"directives": [...]}`),
+    /// a FHIR `Consent`, a `Bundle` of them, or an array of either.
+    pub fn from_json(bytes: &[u8], policy: &Policy) -> Result<Self, ConsentError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            ConsentError::new(
+                "",
+                format!("malformed JSON at line {}, column {}", e.line(), e.column()),
+            )
+        })?;
+        Self::from_value(&value, policy)
+    }
+
+    /// As [`ConsentSet::from_json`], from a parsed value.
+    pub fn from_value(value: &Value, policy: &Policy) -> Result<Self, ConsentError> {
+        let mut directives = Vec::new();
+        match value {
+            Value::Object(map) if map.contains_key("directives") => {
+                let set: ConsentSet = serde_path_to_error::deserialize(value).map_err(|e| {
+                    ConsentError::new(
+                        crate::policy::pointer(e.path()),
+                        crate::error::scrub(&e.inner().to_string()),
+                    )
+                })?;
+                directives = set.directives;
+            }
+            Value::Object(map) => match map.get("resourceType").and_then(Value::as_str) {
+                Some("Consent") => fhir::read_consent(map, "", policy, &mut directives)?,
+                Some("Bundle") => {
+                    let entries = map.get("entry").and_then(Value::as_array);
+                    for (i, e) in entries.into_iter().flatten().enumerate() {
+                        let path = format!("/entry/{i}/resource");
+                        let res = e
+                            .get("resource")
+                            .and_then(Value::as_object)
+                            .ok_or_else(|| ConsentError::new(path.clone(), "missing resource"))?;
+                        if res.get("resourceType").and_then(Value::as_str) != Some("Consent") {
+                            return Err(ConsentError::new(path, "not a Consent resource"));
+                        }
+                        fhir::read_consent(res, &path, policy, &mut directives)?;
+                    }
+                }
+                _ => {
+                    return Err(ConsentError::new(
+                        "/resourceType",
+                        "expected a Consent, a Bundle of Consents or {\"directives\": [...]}",
+                    ))
+                }
+            },
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("/{i}");
+                    match item.as_object() {
+                        Some(m) if m.get("resourceType").and_then(Value::as_str) == Some("Consent") => {
+                            fhir::read_consent(m, &path, policy, &mut directives)?;
+                        }
+                        Some(_) => {
+                            let d: ConsentDirective = serde_path_to_error::deserialize(item)
+                                .map_err(|e| {
+                                    ConsentError::new(
+                                        format!("{path}{}", crate::policy::pointer(e.path())),
+                                        crate::error::scrub(&e.inner().to_string()),
+                                    )
+                                })?;
+                            directives.push(d);
+                        }
+                        None => return Err(ConsentError::new(path, "expected an object")),
+                    }
+                }
+            }
+            _ => return Err(ConsentError::new("", "expected an object or an array")),
+        }
+        let set = ConsentSet { directives };
+        set.compile(policy)?;
+        Ok(set)
+    }
+
+    /// Checks every directive against the policy and orders them.
+    pub fn compile(&self, policy: &Policy) -> Result<CompiledConsent, ConsentError> {
+        let mut keyed = Vec::with_capacity(self.directives.len());
+        for (i, d) in self.directives.iter().enumerate() {
+            let base = format!("/directives/{i}");
+            if d.id.trim().is_empty() {
+                return Err(ConsentError::new(format!("{base}/id"), "empty id"));
+            }
+            let recorded = fhirtime::parse(&d.recorded, Edge::Start).ok_or_else(|| {
+                ConsentError::new(format!("{base}/recorded"), "not a date or date-time")
+            })?;
+            let bound = |v: &Option<String>, edge, name: &str| -> Result<_, ConsentError> {
+                v.as_deref()
+                    .map(|s| {
+                        fhirtime::parse(s, edge).ok_or_else(|| {
+                            ConsentError::new(format!("{base}/period/{name}"), "not a date or date-time")
+                        })
+                    })
+                    .transpose()
+            };
+            let period = d.period.clone().unwrap_or_default();
+            let start = bound(&period.start, Edge::Start, "start")?;
+            let end = bound(&period.end, Edge::End, "end")?;
+            for (j, p) in d.actors.profiles.iter().enumerate() {
+                if policy.profile(p).is_none() {
+                    return Err(ConsentError::new(
+                        format!("{base}/actors/profiles/{j}"),
+                        format!("unknown profile `{p}`"),
+                    ));
+                }
+            }
+            let mut segments = Vec::new();
+            for (j, s) in d.scope.segments.iter().enumerate() {
+                let path = format!("{base}/scope/segments/{j}");
+                let si = policy.segment_index(&s.segment).ok_or_else(|| {
+                    ConsentError::new(format!("{path}/segment"), format!("unknown segment `{}`", s.segment))
+                })?;
+                let max = policy.segments.get(si).map_or(0, |seg| seg.tiers);
+                if let Some(t) = s.tier {
+                    if t < 1 || t > max {
+                        return Err(ConsentError::new(format!("{path}/tier"), "tier out of range"));
+                    }
+                }
+                segments.push((u8::try_from(si).unwrap_or(u8::MAX), s.tier));
+            }
+            let mut content = Vec::new();
+            for (j, c) in d.scope.content.iter().enumerate() {
+                let ci = policy.content.iter().position(|x| &x.id == c).ok_or_else(|| {
+                    ConsentError::new(format!("{base}/scope/content/{j}"), format!("unknown content `{c}`"))
+                })?;
+                content.push(ci);
+            }
+            if d.kind == DirectiveKind::Permit && !d.scope.categories.is_empty() {
+                return Err(ConsentError::new(
+                    format!("{base}/scope/categories"),
+                    "a permit cannot name exclusion categories: exclusions are lifted only by the policy",
+                ));
+            }
+            let mut categories = Vec::new();
+            for (j, c) in d.scope.categories.iter().enumerate() {
+                let ci = policy
+                    .categories
+                    .iter()
+                    .position(|x| x == c)
+                    .and_then(|p| u16::try_from(p).ok())
+                    .ok_or_else(|| {
+                        ConsentError::new(
+                            format!("{base}/scope/categories/{j}"),
+                            format!("unknown exclusion category `{c}`"),
+                        )
+                    })?;
+                categories.push(ci);
+            }
+            keyed.push((
+                recorded,
+                i,
+                Compiled {
+                    id: d.id.clone(),
+                    kind: d.kind,
+                    start,
+                    end,
+                    organisations: d.actors.organisations.clone(),
+                    profiles: d.actors.profiles.clone(),
+                    users: d.actors.users.clone(),
+                    segments,
+                    content,
+                    categories,
+                    entries: d.scope.entries.clone(),
+                },
+            ));
+        }
+        keyed.sort_by_key(|k| (k.0, k.1));
+        Ok(CompiledConsent {
+            directives: keyed.into_iter().map(|(_, _, c)| c).collect(),
+        })
+    }
+}
+
+impl CompiledConsent {
+    /// Whether there are no directives at all.
+    pub fn is_empty(&self) -> bool {
+        self.directives.is_empty()
+    }
+
+    /// The latest directive in force for this viewer that covers the entry
+    /// in this placement.
+    pub(crate) fn verdict(
+        &self,
+        viewer: &Viewer,
+        now: OffsetDateTime,
+        entry: EntryKey<'_>,
+        placement: Option<Placement>,
+    ) -> ConsentVerdict<'_> {
+        for d in self.directives.iter().rev() {
+            if d.start.is_some_and(|s| now < s) || d.end.is_some_and(|e| now >= e) {
+                continue;
+            }
+            if !d.applies_to(viewer) || !d.covers(entry, placement) {
+                continue;
+            }
+            return match d.kind {
+                DirectiveKind::Permit => ConsentVerdict::Permit(&d.id),
+                DirectiveKind::Deny => ConsentVerdict::Deny(&d.id),
+            };
+        }
+        ConsentVerdict::Silent
+    }
+}
+
+impl Compiled {
+    fn applies_to(&self, viewer: &Viewer) -> bool {
+        (self.organisations.is_empty() || self.organisations.contains(&viewer.organisation))
+            && (self.profiles.is_empty() || self.profiles.contains(&viewer.profile))
+            && (self.users.is_empty() || self.users.contains(&viewer.user_id))
+    }
+
+    fn covers(&self, entry: EntryKey<'_>, placement: Option<Placement>) -> bool {
+        let segment_ok = self.segments.is_empty()
+            || placement.is_some_and(|p| {
+                self.segments.iter().any(|(seg, tier)| {
+                    *seg == p.segment
+                        && match (tier, self.kind) {
+                            (None, _) => true,
+                            (Some(t), DirectiveKind::Permit) => p.tier <= *t,
+                            (Some(t), DirectiveKind::Deny) => p.tier >= *t,
+                        }
+                })
+            });
+        let content_ok =
+            self.content.is_empty() || self.content.iter().any(|c| entry.content.contains(c));
+        let category_ok = self.categories.is_empty()
+            || self.categories.iter().any(|c| entry.categories.contains(c));
+        let entry_ok = self.entries.is_empty()
+            || self.entries.iter().any(|e| {
+                Some(e.as_str()) == entry.reference || Some(e.as_str()) == entry.full_url
+            });
+        segment_ok && content_ok && category_ok && entry_ok
+    }
+}
+
+/// FHIR R4 `Consent` to directives.
+mod fhir {
+    use super::*;
+
+    const PROVISION_KEYS: &[&str] = &["type", "period", "actor", "code", "data", "provision", "action"];
+    const MAX_NESTING: usize = 8;
+
+    pub(super) fn read_consent(
+        res: &Map<String, Value>,
+        path: &str,
+        policy: &Policy,
+        out: &mut Vec<ConsentDirective>,
+    ) -> Result<(), ConsentError> {
+        let status = res.get("status").and_then(Value::as_str).unwrap_or("");
+        if status != "active" {
+            // Draft, proposed, rejected, inactive and entered-in-error
+            // directives are not in force.
+            return Ok(());
+        }
+        let id = res
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ConsentError::new(format!("{path}/id"), "a Consent needs an id"))?;
+        let recorded = res
+            .get("dateTime")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ConsentError::new(format!("{path}/dateTime"), "a Consent needs dateTime"))?;
+        let provision = res
+            .get("provision")
+            .and_then(Value::as_object)
+            .ok_or_else(|| ConsentError::new(format!("{path}/provision"), "a Consent needs a provision"))?;
+        // Depth-first, parents before children, so a nested exception is
+        // later in the list and wins over its parent at the same time.
+        let mut stack = vec![(provision, format!("{path}/provision"), 0usize, id.to_owned(), None::<Period>)];
+        while let Some((prov, ppath, depth, pid, inherited_period)) = stack.pop() {
+            if depth > MAX_NESTING {
+                return Err(ConsentError::new(ppath, "provisions nested too deeply"));
+            }
+            for key in prov.keys() {
+                if !PROVISION_KEYS.contains(&key.as_str()) {
+                    return Err(ConsentError::new(
+                        format!("{ppath}/{key}"),
+                        "provision element not supported: refusing to guess its meaning",
+                    ));
+                }
+            }
+            let kind = match prov.get("type").and_then(Value::as_str) {
+                Some("permit") => DirectiveKind::Permit,
+                Some("deny") => DirectiveKind::Deny,
+                _ => return Err(ConsentError::new(format!("{ppath}/type"), "expected `permit` or `deny`")),
+            };
+            let period = match prov.get("period").and_then(Value::as_object) {
+                Some(p) => Some(Period {
+                    start: p.get("start").and_then(Value::as_str).map(str::to_owned),
+                    end: p.get("end").and_then(Value::as_str).map(str::to_owned),
+                }),
+                None => inherited_period.clone(),
+            };
+            let actors = read_actors(prov, &ppath, policy)?;
+            let scope = read_scope(prov, &ppath, policy)?;
+            out.push(ConsentDirective {
+                id: pid.clone(),
+                kind,
+                recorded: recorded.to_owned(),
+                period: period.clone(),
+                actors,
+                scope,
+            });
+            if let Some(children) = prov.get("provision").and_then(Value::as_array) {
+                for (i, child) in children.iter().enumerate().rev() {
+                    let cpath = format!("{ppath}/provision/{i}");
+                    let child = child
+                        .as_object()
+                        .ok_or_else(|| ConsentError::new(cpath.clone(), "expected an object"))?;
+                    stack.push((child, cpath, depth + 1, format!("{pid}.{i}"), period.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_actors(prov: &Map<String, Value>, path: &str, policy: &Policy) -> Result<Actors, ConsentError> {
+        let mut actors = Actors::default();
+        let fhir = &policy.document.consent.fhir;
+        for (i, actor) in prov.get("actor").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let apath = format!("{path}/actor/{i}/reference/identifier");
+            let ident = actor
+                .get("reference")
+                .and_then(|r| r.get("identifier"))
+                .and_then(Value::as_object)
+                .ok_or_else(|| {
+                    ConsentError::new(apath.clone(), "an actor must be given by identifier (organisation, profile or user)")
+                })?;
+            let system = ident.get("system").and_then(Value::as_str).unwrap_or("");
+            let value = ident
+                .get("value")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConsentError::new(format!("{apath}/value"), "missing value"))?
+                .to_owned();
+            if fhir.organisation_systems.iter().any(|s| s == system) {
+                actors.organisations.push(value);
+            } else if system == fhir.profile_system {
+                actors.profiles.push(value);
+            } else if system == "https://fhir.nhs.uk/Id/sds-user-id" {
+                actors.users.push(value);
+            } else {
+                return Err(ConsentError::new(format!("{apath}/system"), "unknown actor identifier system"));
+            }
+        }
+        Ok(actors)
+    }
+
+    fn read_scope(prov: &Map<String, Value>, path: &str, policy: &Policy) -> Result<Scope, ConsentError> {
+        let mut scope = Scope::default();
+        let fhir = &policy.document.consent.fhir;
+        for (i, cc) in prov.get("code").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, coding) in cc.get("coding").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let cpath = format!("{path}/code/{i}/coding/{j}");
+                let system = coding.get("system").and_then(Value::as_str).unwrap_or("");
+                let code = coding
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ConsentError::new(format!("{cpath}/code"), "missing code"))?;
+                if system == fhir.placement_system {
+                    let (segment, tier) = match code.rsplit_once('-') {
+                        Some((s, t)) if t.bytes().all(|b| b.is_ascii_digit()) => (
+                            s,
+                            Some(t.parse::<u8>().map_err(|_| ConsentError::new(cpath.clone(), "bad tier"))?),
+                        ),
+                        _ => (code, None),
+                    };
+                    scope.segments.push(SegmentScope {
+                        segment: segment.to_owned(),
+                        tier,
+                    });
+                } else if system == fhir.content_system {
+                    scope.content.push(code.to_owned());
+                } else if system == fhir.category_system {
+                    scope.categories.push(code.to_owned());
+                } else {
+                    return Err(ConsentError::new(format!("{cpath}/system"), "unknown provision code system"));
+                }
+            }
+        }
+        for (i, d) in prov.get("data").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let r = d
+                .get("reference")
+                .and_then(|r| r.get("reference"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConsentError::new(format!("{path}/data/{i}/reference"), "missing reference"))?;
+            scope.entries.push(r.to_owned());
+        }
+        Ok(scope)
+    }
+}

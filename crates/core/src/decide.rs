@@ -1,0 +1,554 @@
+//! Decisions: for one viewer and one record, which entries may be shared,
+//! and why each withheld entry was withheld.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::classify::{normalise_reference, Index};
+use crate::consent::{CompiledConsent, ConsentVerdict, EntryKey};
+use crate::error::RedactError;
+use crate::policy::{Outcome, Policy};
+use crate::segment::Placement;
+use crate::viewer::{ActiveBreakGlass, TrainingState, Viewer};
+
+/// Everything a decision depends on besides the policy and the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub viewer: &'a Viewer,
+    pub consent: &'a CompiledConsent,
+    pub now: OffsetDateTime,
+    /// The setting of the origin system, used when an entry says nothing.
+    pub default_setting: Option<&'a str>,
+}
+
+/// Why an entry was withheld (or, for `own_organisation`, allowed).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    TierNotGranted,
+    NoConsent,
+    OptedOut,
+    ExcludedCategory(String),
+    TrainingExpired,
+    TrainingMissing,
+    PurposeNotPermitted,
+    Unclassified,
+    NotReferenced,
+    AboutWithheld,
+    MalformedEntry,
+}
+
+impl Reason {
+    /// The machine-readable form (`excluded_category:hiv_aids`).
+    pub fn code(&self) -> String {
+        match self {
+            Reason::TierNotGranted => "tier_not_granted".into(),
+            Reason::NoConsent => "no_consent".into(),
+            Reason::OptedOut => "opted_out".into(),
+            Reason::ExcludedCategory(c) => format!("excluded_category:{c}"),
+            Reason::TrainingExpired => "training_expired".into(),
+            Reason::TrainingMissing => "training_missing".into(),
+            Reason::PurposeNotPermitted => "purpose_not_permitted".into(),
+            Reason::Unclassified => "unclassified".into(),
+            Reason::NotReferenced => "not_referenced".into(),
+            Reason::AboutWithheld => "about_withheld".into(),
+            Reason::MalformedEntry => "malformed_entry".into(),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code())
+    }
+}
+
+/// Allow or withhold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Withhold,
+}
+
+/// Where an entry is placed, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlacementOut {
+    pub segment: String,
+    pub tier: u8,
+    pub content: String,
+}
+
+/// The decision for one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryDecision {
+    /// Position in the document (`Bundle.entry` index; 0 for a resource).
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The classification rule that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    pub placements: Vec<PlacementOut>,
+    pub decision: Verdict,
+    /// Empty when allowed.
+    pub reasons: Vec<Reason>,
+    /// `summary-2`, `own_organisation`, `referenced` or `about`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_by: Option<String>,
+    /// The consent directive that allowed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<String>,
+    /// Allowed only because of break glass.
+    pub break_glass: bool,
+}
+
+/// The per-request summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Content hash of the policy that decided.
+    pub policy: String,
+    pub user_id: String,
+    pub organisation: String,
+    pub profile: String,
+    pub entries: usize,
+    pub allowed: usize,
+    pub withheld: usize,
+    /// Each withheld entry counts once under each distinct reason it has.
+    pub withheld_by_reason: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<ActiveBreakGlass>,
+    pub allowed_by_break_glass: usize,
+    /// Whether this access must be investigated (break glass used).
+    pub investigate: bool,
+}
+
+/// All decisions for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decisions {
+    pub summary: Summary,
+    pub entries: Vec<EntryDecision>,
+}
+
+impl Decisions {
+    /// Whether entry `index` is allowed.
+    pub fn allowed(&self, index: usize) -> bool {
+        self.entries
+            .get(index)
+            .is_some_and(|d| d.decision == Verdict::Allow)
+    }
+}
+
+/// One entry of a document as the decider sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct EntryView<'a> {
+    pub(crate) resource: Option<&'a Map<String, Value>>,
+    pub(crate) full_url: Option<&'a str>,
+    /// `Type/id`.
+    pub(crate) reference: Option<String>,
+}
+
+/// The entries of a document: a Bundle's entries, or the resource itself.
+pub(crate) fn entries_of(doc: &Map<String, Value>) -> Result<(bool, Vec<EntryView<'_>>), RedactError> {
+    let rtype = doc
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RedactError::Structure {
+            path: "/resourceType".into(),
+            message: "missing or not a string".into(),
+        })?;
+    if rtype != "Bundle" {
+        return Ok((false, vec![view(Some(doc), None)]));
+    }
+    let entries = match doc.get("entry") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|e| {
+                let obj = e.as_object();
+                let resource = obj.and_then(|o| o.get("resource")).and_then(Value::as_object);
+                let full_url = obj.and_then(|o| o.get("fullUrl")).and_then(Value::as_str);
+                view(resource, full_url)
+            })
+            .collect(),
+        Some(_) => {
+            return Err(RedactError::Structure {
+                path: "/entry".into(),
+                message: "not an array".into(),
+            })
+        }
+    };
+    Ok((true, entries))
+}
+
+fn view<'a>(resource: Option<&'a Map<String, Value>>, full_url: Option<&'a str>) -> EntryView<'a> {
+    let resource = resource.filter(|r| r.get("resourceType").and_then(Value::as_str).is_some());
+    let reference = resource.and_then(|r| {
+        let t = r.get("resourceType").and_then(Value::as_str)?;
+        let id = r.get("id").and_then(Value::as_str)?;
+        Some(format!("{t}/{id}"))
+    });
+    EntryView {
+        resource,
+        full_url,
+        reference,
+    }
+}
+
+struct Pending {
+    decision: EntryDecision,
+    categories: Vec<u16>,
+    outcome: Option<Outcome>,
+}
+
+impl Policy {
+    /// Decides every entry of a parsed FHIR document for one request.
+    pub fn decide(&self, record: &Value, request: &Request<'_>) -> Result<Decisions, RedactError> {
+        let doc = record.as_object().ok_or_else(|| RedactError::Structure {
+            path: "".into(),
+            message: "expected a FHIR resource object".into(),
+        })?;
+        let (_, entries) = entries_of(doc)?;
+        self.decide_entries(&entries, request)
+    }
+
+    pub(crate) fn decide_entries(
+        &self,
+        entries: &[EntryView<'_>],
+        request: &Request<'_>,
+    ) -> Result<Decisions, RedactError> {
+        let viewer = request.viewer;
+        viewer.validate(self)?;
+        let profile = self
+            .profile(&viewer.profile)
+            .ok_or_else(|| crate::error::ViewerError::UnknownProfile {
+                profile: viewer.profile.clone(),
+            })?;
+        let break_glass = viewer.break_glass_at(self, request.now)?;
+        let default_setting = match request.default_setting {
+            None => None,
+            Some(s) => Some(self.setting_index(s).ok_or_else(|| RedactError::UnknownSetting {
+                setting: s.chars().take(64).collect(),
+            })?),
+        };
+        let doc_rules = &self.document;
+        let blocked = if !doc_rules.consent.purposes.iter().any(|p| p == &viewer.purpose) {
+            Some(Reason::PurposeNotPermitted)
+        } else if doc_rules.training.required {
+            match viewer.training_state(request.now) {
+                TrainingState::Current => None,
+                TrainingState::Missing => Some(Reason::TrainingMissing),
+                TrainingState::Expired => Some(Reason::TrainingExpired),
+            }
+        } else {
+            None
+        };
+
+        let index = Index::new(entries);
+        let mut pending: Vec<Pending> = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let mut d = EntryDecision {
+                index: i,
+                resource_type: None,
+                id: None,
+                rule: None,
+                setting: None,
+                placements: Vec::new(),
+                decision: Verdict::Withhold,
+                reasons: Vec::new(),
+                allowed_by: None,
+                consent: None,
+                break_glass: false,
+            };
+            let Some(res) = entry.resource else {
+                d.reasons.push(Reason::MalformedEntry);
+                pending.push(Pending { decision: d, categories: Vec::new(), outcome: None });
+                continue;
+            };
+            d.resource_type = res.get("resourceType").and_then(Value::as_str).map(str::to_owned);
+            d.id = res.get("id").and_then(Value::as_str).map(str::to_owned);
+            let classified = self.classify(res, &index, default_setting);
+            d.setting = classified.setting.and_then(|s| self.settings.get(s).cloned());
+            let categories = self.excluded_categories(res);
+            let Some(rule) = classified.rule else {
+                d.reasons.push(Reason::Unclassified);
+                pending.push(Pending { decision: d, categories, outcome: None });
+                continue;
+            };
+            d.rule = self.rule_id(rule).map(str::to_owned);
+            let outcome = self.outcome(rule).cloned();
+            let content_ix: Vec<usize> = match &outcome {
+                Some(Outcome::Place(ix)) => ix.clone(),
+                _ => Vec::new(),
+            };
+            let placements: Vec<Placement> = content_ix
+                .iter()
+                .filter_map(|c| self.content.get(*c).map(|c| c.placement))
+                .collect();
+            d.placements = content_ix
+                .iter()
+                .filter_map(|c| self.content.get(*c))
+                .map(|c| PlacementOut {
+                    segment: self
+                        .segments
+                        .get(usize::from(c.placement.segment))
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default(),
+                    tier: c.placement.tier,
+                    content: c.id.clone(),
+                })
+                .collect();
+            if let Some(reason) = &blocked {
+                d.reasons.push(reason.clone());
+                pending.push(Pending { decision: d, categories, outcome });
+                continue;
+            }
+            if !matches!(outcome, Some(Outcome::Place(_))) {
+                // Dependent and about entries are decided in the second pass.
+                pending.push(Pending { decision: d, categories, outcome });
+                continue;
+            }
+            let key = EntryKey {
+                reference: entry.reference.as_deref(),
+                full_url: entry.full_url,
+                content: &content_ix,
+                categories: &categories,
+            };
+            let verdict = |p: Placement| request.consent.verdict(viewer, request.now, key, Some(p));
+            let unlifted: Vec<u16> = categories
+                .iter()
+                .copied()
+                .filter(|c| {
+                    !self.lifts.iter().any(|l| {
+                        l.covers(*c)
+                            && profile.reaches(l.grant)
+                            && placements.iter().any(|p| {
+                                p.segment == l.grant.segment
+                                    && profile.reaches(*p)
+                                    && (!doc_rules.consent.required || matches!(verdict(*p), ConsentVerdict::Permit(_)))
+                            })
+                    })
+                })
+                .collect();
+            if !unlifted.is_empty() {
+                d.reasons = self.exclusion_reasons(&unlifted);
+                pending.push(Pending { decision: d, categories, outcome });
+                continue;
+            }
+            let own = doc_rules.own_organisation.pass_through
+                && classified.organisations.iter().any(|o| o == &viewer.organisation);
+            if own {
+                d.decision = Verdict::Allow;
+                d.allowed_by = Some("own_organisation".into());
+                pending.push(Pending { decision: d, categories, outcome });
+                continue;
+            }
+            let mut by_break_glass: Option<Placement> = None;
+            for p in &placements {
+                if !profile.reaches(*p) {
+                    push_unique(&mut d.reasons, Reason::TierNotGranted);
+                    continue;
+                }
+                match verdict(*p) {
+                    ConsentVerdict::Permit(id) => {
+                        d.decision = Verdict::Allow;
+                        d.allowed_by = Some(self.placement_label(*p));
+                        d.consent = Some(id.to_owned());
+                        break;
+                    }
+                    ConsentVerdict::Deny(_) => {
+                        if break_glass.is_some() && doc_rules.break_glass.overrides_opt_out {
+                            by_break_glass.get_or_insert(*p);
+                        } else {
+                            push_unique(&mut d.reasons, Reason::OptedOut);
+                        }
+                    }
+                    ConsentVerdict::Silent if !doc_rules.consent.required => {
+                        d.decision = Verdict::Allow;
+                        d.allowed_by = Some(self.placement_label(*p));
+                        break;
+                    }
+                    ConsentVerdict::Silent => {
+                        if break_glass.is_some() {
+                            by_break_glass.get_or_insert(*p);
+                        } else {
+                            push_unique(&mut d.reasons, Reason::NoConsent);
+                        }
+                    }
+                }
+            }
+            if d.decision == Verdict::Withhold {
+                if let Some(p) = by_break_glass {
+                    d.decision = Verdict::Allow;
+                    d.allowed_by = Some(self.placement_label(p));
+                    d.break_glass = true;
+                }
+            }
+            if d.decision == Verdict::Allow {
+                d.reasons.clear();
+            }
+            d.reasons.sort();
+            pending.push(Pending { decision: d, categories, outcome });
+        }
+
+        if blocked.is_none() {
+            self.decide_supporting(&mut pending, entries, &index);
+        }
+
+        let decisions: Vec<EntryDecision> = pending.into_iter().map(|p| p.decision).collect();
+        let mut by_reason = BTreeMap::new();
+        let mut allowed = 0;
+        let mut allowed_bg = 0;
+        for d in &decisions {
+            match d.decision {
+                Verdict::Allow => {
+                    allowed += 1;
+                    if d.break_glass {
+                        allowed_bg += 1;
+                    }
+                }
+                Verdict::Withhold => {
+                    for r in &d.reasons {
+                        *by_reason.entry(r.code()).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let investigate = break_glass.is_some() && doc_rules.break_glass.investigate;
+        Ok(Decisions {
+            summary: Summary {
+                policy: self.hash.clone(),
+                user_id: viewer.user_id.clone(),
+                organisation: viewer.organisation.clone(),
+                profile: viewer.profile.clone(),
+                entries: decisions.len(),
+                allowed,
+                withheld: decisions.len() - allowed,
+                withheld_by_reason: by_reason,
+                break_glass,
+                allowed_by_break_glass: allowed_bg,
+                investigate,
+            },
+            entries: decisions,
+        })
+    }
+
+    fn exclusion_reasons(&self, categories: &[u16]) -> Vec<Reason> {
+        let mut reasons: Vec<Reason> = categories
+            .iter()
+            .filter_map(|c| self.categories.get(usize::from(*c)))
+            .map(|c| Reason::ExcludedCategory(c.clone()))
+            .collect();
+        reasons.sort();
+        reasons.dedup();
+        reasons
+    }
+
+    /// Second pass: entries shared only alongside others. Runs to a fixed
+    /// point so that a chain (condition -> practitioner -> organisation)
+    /// is followed; each round allows at least one more entry or stops.
+    fn decide_supporting(&self, pending: &mut [Pending], entries: &[EntryView<'_>], index: &Index<'_>) {
+        let mut referenced: HashSet<usize> = HashSet::new();
+        let mut scanned = vec![false; pending.len()];
+        loop {
+            for (i, p) in pending.iter().enumerate() {
+                if p.decision.decision == Verdict::Allow && !scanned.get(i).copied().unwrap_or(true) {
+                    if let Some(res) = entries.get(i).and_then(|e| e.resource) {
+                        collect_targets(res, index, &mut referenced);
+                    }
+                    if let Some(s) = scanned.get_mut(i) {
+                        *s = true;
+                    }
+                }
+            }
+            let mut changed = false;
+            for (i, p) in pending.iter_mut().enumerate() {
+                if p.decision.decision == Verdict::Allow || !p.decision.reasons.is_empty() {
+                    continue;
+                }
+                if p.outcome == Some(Outcome::Dependent) && referenced.contains(&i) {
+                    if p.categories.is_empty() {
+                        p.decision.decision = Verdict::Allow;
+                        p.decision.allowed_by = Some("referenced".into());
+                        changed = true;
+                    } else {
+                        p.decision.reasons = self.exclusion_reasons(&p.categories);
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let allowed: Vec<bool> = pending.iter().map(|p| p.decision.decision == Verdict::Allow).collect();
+        for (i, p) in pending.iter_mut().enumerate() {
+            if p.decision.decision == Verdict::Allow || !p.decision.reasons.is_empty() {
+                continue;
+            }
+            match p.outcome {
+                Some(Outcome::About) => {
+                    let targets = entries
+                        .get(i)
+                        .and_then(|e| e.resource)
+                        .map(|r| about_targets(r, index))
+                        .unwrap_or_default();
+                    let all_allowed = !targets.is_empty()
+                        && targets.iter().all(|t| t.is_some_and(|t| allowed.get(t).copied().unwrap_or(false)));
+                    if all_allowed && p.categories.is_empty() {
+                        p.decision.decision = Verdict::Allow;
+                        p.decision.allowed_by = Some("about".into());
+                    } else {
+                        p.decision.reasons.push(Reason::AboutWithheld);
+                    }
+                }
+                _ => p.decision.reasons.push(Reason::NotReferenced),
+            }
+        }
+    }
+}
+
+fn push_unique(reasons: &mut Vec<Reason>, r: Reason) {
+    if !reasons.contains(&r) {
+        reasons.push(r);
+    }
+}
+
+/// Every entry a resource refers to.
+fn collect_targets(res: &Map<String, Value>, index: &Index<'_>, out: &mut HashSet<usize>) {
+    let mut stack: Vec<&Value> = res.values().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("reference").and_then(Value::as_str) {
+                    if let Some(i) = index.position(r) {
+                        out.insert(i);
+                    }
+                }
+                stack.extend(m.values());
+            }
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+}
+
+/// What a Provenance or AuditEvent is about: `target`, `entity[].what`.
+/// `None` for a target outside the document (unknown: withheld).
+fn about_targets(res: &Map<String, Value>, index: &Index<'_>) -> Vec<Option<usize>> {
+    let mut refs = Vec::new();
+    for t in res.get("target").and_then(Value::as_array).into_iter().flatten() {
+        refs.push(t.get("reference").and_then(Value::as_str));
+    }
+    for e in res.get("entity").and_then(Value::as_array).into_iter().flatten() {
+        refs.push(e.get("what").and_then(|w| w.get("reference")).and_then(Value::as_str));
+    }
+    refs.into_iter()
+        .map(|r| r.and_then(|r| index.position(r).or_else(|| normalise_reference(r).and_then(|n| index.position(n)))))
+        .collect()
+}

@@ -1,0 +1,273 @@
+//! The policy document as written: JSON, governed data. [`crate::Policy`]
+//! compiles it. Every field is documented in `docs/policy.md`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The whole policy document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    pub policy: PolicyMeta,
+    pub segments: Vec<SegmentDef>,
+    pub content: Vec<ContentDef>,
+    pub profiles: Vec<ProfileDef>,
+    pub settings: SettingsDef,
+    pub code_sets: Vec<CodeSetDef>,
+    pub classification: ClassificationDef,
+    pub exclusions: ExclusionsDef,
+    pub consent: ConsentPolicyDef,
+    pub break_glass: BreakGlassDef,
+    pub training: TrainingDef,
+    pub own_organisation: OwnOrganisationDef,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMeta {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A segment of the sharing model (framework section 7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentDef {
+    pub id: String,
+    /// The letter table 6 uses (`S`, `C`, `D`, `H`).
+    pub letter: String,
+    pub name: String,
+    /// How many tiers; tiers are cumulative.
+    pub tiers: u8,
+}
+
+/// One content line of tables 1-4: what a tier of a segment holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentDef {
+    pub id: String,
+    pub segment: String,
+    pub tier: u8,
+    pub label: String,
+    #[serde(default)]
+    pub sources: String,
+}
+
+/// A role or service profile (table 6). `access` maps each segment id to the
+/// highest tier granted, or `"X"` for none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDef {
+    pub id: String,
+    pub group: String,
+    pub name: String,
+    pub access: Map<String, Value>,
+}
+
+/// How the care setting an entry came from is read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsDef {
+    pub ids: Vec<String>,
+    /// `meta.tag` system whose code is a setting id.
+    pub tag_system: String,
+    /// Author organisation types that imply a setting.
+    #[serde(default)]
+    pub organisation_types: Vec<OrganisationTypeDef>,
+    /// `meta.source` prefixes that imply a setting.
+    #[serde(default)]
+    pub sources: Vec<SourceDef>,
+    /// Identifier systems whose value is an organisation code (ODS).
+    pub organisation_identifier_systems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationTypeDef {
+    pub system: String,
+    pub code: String,
+    pub setting: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    pub prefix: String,
+    pub setting: String,
+}
+
+/// A named set of codes, by code system.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSetDef {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub codings: Vec<SystemCodesDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemCodesDef {
+    pub system: String,
+    pub codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationDef {
+    /// Elements whose codings are an entry's codes (`codes` in a match).
+    pub code_elements: Vec<String>,
+    /// Elements whose codings are an entry's categories (`categories`).
+    pub category_elements: Vec<String>,
+    /// Ordered; the first rule that matches an entry classifies it.
+    pub rules: Vec<RuleDef>,
+}
+
+/// A classification rule: a match and what it places the entry in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    pub id: String,
+    #[serde(rename = "match")]
+    pub matcher: MatchDef,
+    /// Content ids the entry is placed in (one or more).
+    #[serde(default)]
+    pub content: Vec<String>,
+    /// Instead of content: `dependent` (shared only when a shared entry
+    /// refers to it) or `about` (shared only when everything it is about is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+}
+
+/// All given conditions must hold; within one, any listed value will do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDef {
+    /// FHIR resource types, or `*` for any.
+    pub resource_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
+    /// Code set ids matched against the code elements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<String>,
+    /// Code set ids matched against the category elements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Code set ids matched against `meta.tag`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<String>,
+    /// Top-level element names, or `extension:URL`, of which one must be present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elements: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionsDef {
+    /// Code systems the exclusion codes belong to.
+    pub systems: Vec<String>,
+    /// Whether a coding with no system is checked too (fail closed: yes).
+    pub match_codes_without_system: bool,
+    pub categories: Vec<ExclusionCategoryDef>,
+    pub lifts: Vec<LiftDef>,
+}
+
+/// A sensitive category (table 5, Appendix 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionCategoryDef {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub reason: String,
+    pub codes: Vec<ExclusionCodeDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionCodeDef {
+    pub code: String,
+    #[serde(default)]
+    pub display: String,
+}
+
+/// A placement whose grant lifts exclusions, for entries placed in the same
+/// segment ("explicitly stated" in the framework's words).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiftDef {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub grant: PlacementDef,
+    /// `"all"` or a list of category ids.
+    pub categories: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementDef {
+    pub segment: String,
+    pub tier: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentPolicyDef {
+    /// Whether sharing needs explicit consent (framework 6.2: yes).
+    pub required: bool,
+    /// Purposes of use for which anything is shared.
+    pub purposes: Vec<String>,
+    pub fhir: ConsentFhirDef,
+}
+
+/// Systems used when consent is written as FHIR Consent resources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentFhirDef {
+    pub profile_system: String,
+    pub placement_system: String,
+    pub category_system: String,
+    pub content_system: String,
+    pub organisation_systems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassDef {
+    pub reason_required: bool,
+    pub reasons: Vec<ReasonDef>,
+    /// How long one break-glass access lasts.
+    pub max_minutes: u32,
+    /// Whether break glass overrides an explicit opt-out (default: no).
+    pub overrides_opt_out: bool,
+    /// Every use is flagged for investigation.
+    pub investigate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonDef {
+    pub code: String,
+    pub display: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingDef {
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnOrganisationDef {
+    /// Whether entries held by the viewer's own organisation pass without
+    /// the framework's consent and tier rules (exclusions still apply).
+    pub pass_through: bool,
+}

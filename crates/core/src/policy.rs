@@ -1,0 +1,738 @@
+//! Compiling and checking a policy document.
+//!
+//! [`Policy::from_json`] validates everything it can and reports every
+//! problem with its JSON path; a policy that compiles has every reference
+//! resolved, every code pattern parsed and every automaton built, so a
+//! request only walks data.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::canonical::content_hash;
+use crate::codes::{parse_pattern, CodeMatcher, CodePattern};
+use crate::document::{MatchDef, PolicyDocument};
+use crate::error::{Problem, PolicyError};
+use crate::segment::{Placement, Segment};
+
+/// The default policy: the iLINKS framework as published.
+pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
+
+/// A role or service profile, compiled: the highest tier per segment.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    /// Indexed by segment; 0 means no access (`X`).
+    pub grants: Vec<u8>,
+}
+
+impl Profile {
+    /// The highest tier granted in `segment`, 0 for none.
+    pub fn grant(&self, segment: usize) -> u8 {
+        self.grants.get(segment).copied().unwrap_or(0)
+    }
+
+    /// Whether this profile may see `placement` by tier alone.
+    pub fn reaches(&self, placement: Placement) -> bool {
+        placement.tier >= 1 && self.grant(usize::from(placement.segment)) >= placement.tier
+    }
+}
+
+/// One content line of tables 1-4, compiled.
+#[derive(Debug, Clone)]
+pub struct Content {
+    pub id: String,
+    pub label: String,
+    pub placement: Placement,
+}
+
+/// A named code set, compiled per code system.
+#[derive(Debug, Clone)]
+pub(crate) struct CodeSet {
+    pub(crate) by_system: HashMap<String, CodeMatcher>,
+}
+
+impl CodeSet {
+    pub(crate) fn contains(&self, system: Option<&str>, code: &str) -> bool {
+        system
+            .and_then(|s| self.by_system.get(s))
+            .is_some_and(|m| m.is_match(code))
+    }
+}
+
+/// What a classification rule does with the entries it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Place the entry in these content items.
+    Place(Vec<usize>),
+    /// Shared only when a shared entry refers to it.
+    Dependent,
+    /// Shared only when everything it is about is shared.
+    About,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub(crate) id: String,
+    /// `None` matches every resource type.
+    pub(crate) resource_types: Option<HashSet<String>>,
+    pub(crate) settings: Vec<usize>,
+    pub(crate) codes: Vec<usize>,
+    pub(crate) categories: Vec<usize>,
+    pub(crate) tags: Vec<usize>,
+    pub(crate) statuses: Vec<String>,
+    pub(crate) elements: Vec<String>,
+    pub(crate) outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Lift {
+    pub(crate) grant: Placement,
+    /// `None` lifts every category.
+    pub(crate) categories: Option<Vec<u16>>,
+}
+
+impl Lift {
+    pub(crate) fn covers(&self, category: u16) -> bool {
+        self.categories
+            .as_ref()
+            .is_none_or(|list| list.contains(&category))
+    }
+}
+
+/// A compiled, validated policy. Build it once per process or isolate.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) document: PolicyDocument,
+    pub(crate) hash: String,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) content: Vec<Content>,
+    pub(crate) profiles: HashMap<String, Profile>,
+    pub(crate) profile_order: Vec<String>,
+    pub(crate) settings: Vec<String>,
+    pub(crate) org_types: HashMap<(String, String), usize>,
+    pub(crate) sources: Vec<(String, usize)>,
+    pub(crate) code_sets: Vec<CodeSet>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) exclusion_systems: HashSet<String>,
+    pub(crate) exclusion_matcher: CodeMatcher,
+    pub(crate) categories: Vec<String>,
+    pub(crate) lifts: Vec<Lift>,
+}
+
+impl Policy {
+    /// Compiles the embedded default policy.
+    pub fn default_policy() -> Result<Self, PolicyError> {
+        Self::from_json(DEFAULT_POLICY_JSON.as_bytes())
+    }
+
+    /// Parses, validates and compiles a policy document.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| PolicyError {
+            problems: vec![Problem::new(
+                "",
+                format!(
+                    "not valid JSON at line {}, column {}",
+                    e.line(),
+                    e.column()
+                ),
+            )],
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Validates and compiles a parsed policy document.
+    pub fn from_value(value: Value) -> Result<Self, PolicyError> {
+        let hash = content_hash(&value);
+        let document: PolicyDocument =
+            serde_path_to_error::deserialize(&value).map_err(|e| PolicyError {
+                problems: vec![Problem::new(
+                    pointer(e.path()),
+                    crate::error::scrub(&e.inner().to_string()),
+                )],
+            })?;
+        Compiler::default().compile(document, hash)
+    }
+
+    /// The content hash (`sha256:` + hex) of the canonical document.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The document this policy was compiled from.
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    /// Segments, in document order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Content lines, in document order.
+    pub fn content(&self) -> &[Content] {
+        &self.content
+    }
+
+    /// A profile by id.
+    pub fn profile(&self, id: &str) -> Option<&Profile> {
+        self.profiles.get(id)
+    }
+
+    /// Profiles in document order.
+    pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
+        self.profile_order.iter().filter_map(|id| self.profiles.get(id))
+    }
+
+    /// A segment's index by id.
+    pub fn segment_index(&self, id: &str) -> Option<usize> {
+        self.segments.iter().position(|s| s.id == id)
+    }
+
+    /// Exclusion category ids, in document order.
+    pub fn exclusion_categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The exclusion categories a code belongs to (empty if none). Codes
+    /// from systems outside the policy's exclusion systems never match;
+    /// a code with no system matches when the policy says so.
+    pub fn exclusion_categories_of(&self, system: Option<&str>, code: &str) -> Vec<&str> {
+        let mut hits = Vec::new();
+        self.match_exclusion(system, code, &mut hits);
+        hits.iter()
+            .filter_map(|i| self.categories.get(usize::from(*i)).map(String::as_str))
+            .collect()
+    }
+
+    pub(crate) fn match_exclusion(&self, system: Option<&str>, code: &str, out: &mut Vec<u16>) {
+        let applies = match system {
+            Some(s) => self.exclusion_systems.contains(s),
+            None => self.document.exclusions.match_codes_without_system,
+        };
+        if applies {
+            self.exclusion_matcher.matches_into(code, out);
+        }
+    }
+
+    pub(crate) fn setting_index(&self, id: &str) -> Option<usize> {
+        self.settings.iter().position(|s| s == id)
+    }
+
+    /// A placement as `summary-2` style text.
+    pub fn placement_label(&self, p: Placement) -> String {
+        match self.segments.get(usize::from(p.segment)) {
+            Some(s) => format!("{}-{}", s.id, p.tier),
+            None => format!("?-{}", p.tier),
+        }
+    }
+}
+
+/// Converts a serde path to a JSON pointer.
+pub(crate) fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment as S;
+    let mut out = String::new();
+    for seg in path.iter() {
+        out.push('/');
+        match seg {
+            S::Seq { index } => out.push_str(&index.to_string()),
+            S::Map { key } => out.push_str(&key.replace('~', "~0").replace('/', "~1")),
+            S::Enum { variant } => out.push_str(variant),
+            S::Unknown => out.push('?'),
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Compiler {
+    problems: Vec<Problem>,
+}
+
+impl Compiler {
+    fn problem(&mut self, path: String, message: impl Into<String>) {
+        self.problems.push(Problem::new(path, message));
+    }
+
+    fn rule_problem(&mut self, path: String, rule: &str, message: impl Into<String>) {
+        self.problems.push(Problem::new(path, message).in_rule(rule));
+    }
+
+    fn unique<'a>(&mut self, base: &str, ids: impl Iterator<Item = &'a str>) {
+        let mut seen = HashSet::new();
+        for (i, id) in ids.enumerate() {
+            if id.trim().is_empty() {
+                self.problem(format!("{base}/{i}/id"), "empty id");
+            } else if !seen.insert(id) {
+                self.problem(format!("{base}/{i}/id"), format!("duplicate id `{id}`"));
+            }
+        }
+    }
+
+    fn compile(mut self, doc: PolicyDocument, hash: String) -> Result<Policy, PolicyError> {
+        // Segments.
+        self.unique("/segments", doc.segments.iter().map(|s| s.id.as_str()));
+        if doc.segments.is_empty() {
+            self.problem("/segments".into(), "no segments");
+        }
+        if doc.segments.len() > 16 {
+            self.problem("/segments".into(), "more than 16 segments");
+        }
+        let mut letters = HashSet::new();
+        for (i, s) in doc.segments.iter().enumerate() {
+            if !(1..=9).contains(&s.tiers) {
+                self.problem(format!("/segments/{i}/tiers"), "tiers must be 1 to 9");
+            }
+            if s.letter.chars().count() != 1 || !letters.insert(s.letter.clone()) {
+                self.problem(
+                    format!("/segments/{i}/letter"),
+                    "letter must be one character, unique",
+                );
+            }
+        }
+        let segments: Vec<Segment> = doc
+            .segments
+            .iter()
+            .map(|s| Segment {
+                id: s.id.clone(),
+                letter: s.letter.clone(),
+                name: s.name.clone(),
+                tiers: s.tiers,
+            })
+            .collect();
+        let seg_index = |id: &str| segments.iter().position(|s| s.id == id);
+
+        // Content lines.
+        self.unique("/content", doc.content.iter().map(|c| c.id.as_str()));
+        let mut content = Vec::new();
+        for (i, c) in doc.content.iter().enumerate() {
+            let Some(si) = seg_index(&c.segment) else {
+                self.rule_problem(
+                    format!("/content/{i}/segment"),
+                    &c.id,
+                    format!("unknown segment `{}`", c.segment),
+                );
+                continue;
+            };
+            let max = segments.get(si).map_or(0, |s| s.tiers);
+            if c.tier < 1 || c.tier > max {
+                self.rule_problem(
+                    format!("/content/{i}/tier"),
+                    &c.id,
+                    format!("tier {} out of range 1-{max}", c.tier),
+                );
+                continue;
+            }
+            content.push(Content {
+                id: c.id.clone(),
+                label: c.label.clone(),
+                placement: Placement::new(si, c.tier),
+            });
+        }
+        let content_index = |id: &str| content.iter().position(|c| c.id == id);
+
+        // Profiles.
+        self.unique("/profiles", doc.profiles.iter().map(|p| p.id.as_str()));
+        if doc.profiles.is_empty() {
+            self.problem("/profiles".into(), "no profiles");
+        }
+        let mut profiles = HashMap::new();
+        let mut profile_order = Vec::new();
+        for (i, p) in doc.profiles.iter().enumerate() {
+            let mut grants = vec![0u8; segments.len()];
+            for key in p.access.keys() {
+                if seg_index(key).is_none() {
+                    self.rule_problem(
+                        format!("/profiles/{i}/access/{key}"),
+                        &p.id,
+                        format!("unknown segment `{key}`"),
+                    );
+                }
+            }
+            for (si, seg) in segments.iter().enumerate() {
+                let path = format!("/profiles/{i}/access/{}", seg.id);
+                match p.access.get(&seg.id) {
+                    None => self.rule_problem(path, &p.id, "missing; use `X` for no access"),
+                    Some(Value::String(x)) if x == "X" => {}
+                    Some(v) => match v.as_u64().and_then(|t| u8::try_from(t).ok()) {
+                        Some(t) if t >= 1 && t <= seg.tiers => {
+                            if let Some(g) = grants.get_mut(si) {
+                                *g = t;
+                            }
+                        }
+                        _ => self.rule_problem(
+                            path,
+                            &p.id,
+                            format!("tier out of range: expected 1-{} or `X`", seg.tiers),
+                        ),
+                    },
+                }
+            }
+            profile_order.push(p.id.clone());
+            profiles.insert(
+                p.id.clone(),
+                Profile {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    grants,
+                },
+            );
+        }
+
+        // Settings.
+        let settings = doc.settings.ids.clone();
+        {
+            let mut seen = HashSet::new();
+            for (i, s) in settings.iter().enumerate() {
+                if s.is_empty() || !seen.insert(s.as_str()) {
+                    self.problem(format!("/settings/ids/{i}"), "empty or duplicate setting");
+                }
+            }
+        }
+        let setting_idx = |id: &str| settings.iter().position(|s| s == id);
+        let mut org_types = HashMap::new();
+        for (i, t) in doc.settings.organisation_types.iter().enumerate() {
+            match setting_idx(&t.setting) {
+                Some(si) => {
+                    org_types.insert((t.system.clone(), t.code.clone()), si);
+                }
+                None => self.problem(
+                    format!("/settings/organisation_types/{i}/setting"),
+                    format!("unknown setting `{}`", t.setting),
+                ),
+            }
+        }
+        let mut sources = Vec::new();
+        for (i, s) in doc.settings.sources.iter().enumerate() {
+            if s.prefix.is_empty() {
+                self.problem(format!("/settings/sources/{i}/prefix"), "empty prefix");
+            }
+            match setting_idx(&s.setting) {
+                Some(si) => sources.push((s.prefix.clone(), si)),
+                None => self.problem(
+                    format!("/settings/sources/{i}/setting"),
+                    format!("unknown setting `{}`", s.setting),
+                ),
+            }
+        }
+
+        // Code sets.
+        self.unique("/code_sets", doc.code_sets.iter().map(|c| c.id.as_str()));
+        let mut code_sets = Vec::new();
+        for (i, set) in doc.code_sets.iter().enumerate() {
+            if set.codings.is_empty() {
+                self.rule_problem(format!("/code_sets/{i}/codings"), &set.id, "empty code set");
+            }
+            let mut by_system = HashMap::new();
+            for (j, sc) in set.codings.iter().enumerate() {
+                let base = format!("/code_sets/{i}/codings/{j}");
+                if sc.system.trim().is_empty() {
+                    self.rule_problem(format!("{base}/system"), &set.id, "empty system");
+                }
+                if sc.codes.is_empty() {
+                    self.rule_problem(format!("{base}/codes"), &set.id, "no codes");
+                }
+                let patterns = self.patterns(&base, &set.id, sc.codes.iter().map(String::as_str));
+                let matcher = CodeMatcher::build(patterns.into_iter().map(|p| (p, 0)));
+                if matcher.is_broken() {
+                    self.rule_problem(base, &set.id, "could not build the code automaton");
+                }
+                by_system.insert(sc.system.clone(), matcher);
+            }
+            code_sets.push(CodeSet { by_system });
+        }
+        let code_set_idx = |id: &str| doc.code_sets.iter().position(|c| c.id == id);
+
+        // Classification rules.
+        self.unique(
+            "/classification/rules",
+            doc.classification.rules.iter().map(|r| r.id.as_str()),
+        );
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut placed = HashSet::new();
+        for (i, r) in doc.classification.rules.iter().enumerate() {
+            let base = format!("/classification/rules/{i}");
+            let m = &r.matcher;
+            if m.resource_types.is_empty() {
+                self.rule_problem(format!("{base}/match/resource_types"), &r.id, "no resource types");
+            }
+            let any_type = m.resource_types.iter().any(|t| t == "*");
+            if any_type && m.resource_types.len() > 1 {
+                self.rule_problem(
+                    format!("{base}/match/resource_types"),
+                    &r.id,
+                    "`*` must stand alone",
+                );
+            }
+            let mut lookup = |key: &str, ids: &[String], f: &dyn Fn(&str) -> Option<usize>| {
+                let mut out = Vec::new();
+                for (j, id) in ids.iter().enumerate() {
+                    match f(id) {
+                        Some(x) => out.push(x),
+                        None => self.rule_problem(
+                            format!("{base}/match/{key}/{j}"),
+                            &r.id,
+                            format!("unknown {key} entry `{id}`"),
+                        ),
+                    }
+                }
+                out
+            };
+            let settings_ix = lookup("settings", &m.settings, &setting_idx);
+            let codes_ix = lookup("codes", &m.codes, &code_set_idx);
+            let cats_ix = lookup("categories", &m.categories, &code_set_idx);
+            let tags_ix = lookup("tags", &m.tags, &code_set_idx);
+            let outcome = match (r.disposition.as_deref(), r.content.is_empty()) {
+                (None, false) => {
+                    let mut ix = Vec::new();
+                    for (j, c) in r.content.iter().enumerate() {
+                        match content_index(c) {
+                            Some(x) => {
+                                placed.insert(x);
+                                ix.push(x);
+                            }
+                            None => self.rule_problem(
+                                format!("{base}/content/{j}"),
+                                &r.id,
+                                format!("unknown content `{c}`"),
+                            ),
+                        }
+                    }
+                    Outcome::Place(ix)
+                }
+                (Some("dependent"), true) => Outcome::Dependent,
+                (Some("about"), true) => Outcome::About,
+                (Some(other), true) => {
+                    self.rule_problem(
+                        format!("{base}/disposition"),
+                        &r.id,
+                        format!("unknown disposition `{other}`: expected `dependent` or `about`"),
+                    );
+                    Outcome::Dependent
+                }
+                (_, _) => {
+                    self.rule_problem(
+                        base.clone(),
+                        &r.id,
+                        "a rule needs either `content` or `disposition`, not both",
+                    );
+                    Outcome::Dependent
+                }
+            };
+            if let Some(j) = doc.classification.rules.iter().take(i).position(|earlier| {
+                subsumes(&earlier.matcher, m)
+            }) {
+                let earlier = doc.classification.rules.get(j).map_or("", |e| e.id.as_str());
+                self.rule_problem(
+                    base.clone(),
+                    &r.id,
+                    format!("unreachable: every entry it matches is classified first by rule `{earlier}`"),
+                );
+            }
+            rules.push(Rule {
+                id: r.id.clone(),
+                resource_types: if any_type {
+                    None
+                } else {
+                    Some(m.resource_types.iter().cloned().collect())
+                },
+                settings: settings_ix,
+                codes: codes_ix,
+                categories: cats_ix,
+                tags: tags_ix,
+                statuses: m.statuses.clone(),
+                elements: m.elements.clone(),
+                outcome,
+            });
+        }
+        for (i, c) in content.iter().enumerate() {
+            if !placed.contains(&i) {
+                self.rule_problem(
+                    "/content".into(),
+                    &c.id,
+                    format!("content `{}` is not the target of any classification rule", c.id),
+                );
+            }
+        }
+
+        // Exclusions.
+        let ex = &doc.exclusions;
+        if ex.systems.is_empty() && !ex.match_codes_without_system {
+            self.problem("/exclusions/systems".into(), "no code systems: no code could be excluded");
+        }
+        self.unique("/exclusions/categories", ex.categories.iter().map(|c| c.id.as_str()));
+        let mut all_patterns = Vec::new();
+        let mut seen_codes: HashMap<CodePattern, String> = HashMap::new();
+        for (i, cat) in ex.categories.iter().enumerate() {
+            if cat.codes.is_empty() {
+                self.rule_problem(format!("/exclusions/categories/{i}/codes"), &cat.id, "no codes");
+            }
+            let Ok(ci) = u16::try_from(i) else {
+                self.problem("/exclusions/categories".into(), "too many categories");
+                break;
+            };
+            for (j, code) in cat.codes.iter().enumerate() {
+                let path = format!("/exclusions/categories/{i}/codes/{j}/code");
+                match parse_pattern(&code.code) {
+                    Ok(p) => {
+                        if let Some(other) = seen_codes.insert(p.clone(), cat.id.clone()) {
+                            self.rule_problem(
+                                path,
+                                &cat.id,
+                                format!("duplicate code `{}` (also in `{other}`)", code.code),
+                            );
+                        }
+                        all_patterns.push((p, ci));
+                    }
+                    Err(msg) => self.rule_problem(path, &cat.id, msg),
+                }
+            }
+        }
+        let exclusion_matcher = CodeMatcher::build(all_patterns);
+        if exclusion_matcher.is_broken() {
+            self.problem("/exclusions".into(), "could not build the exclusion automaton");
+        }
+        let categories: Vec<String> = ex.categories.iter().map(|c| c.id.clone()).collect();
+        self.unique("/exclusions/lifts", ex.lifts.iter().map(|l| l.id.as_str()));
+        let mut lifts = Vec::new();
+        for (i, l) in ex.lifts.iter().enumerate() {
+            let base = format!("/exclusions/lifts/{i}");
+            let grant = match seg_index(&l.grant.segment) {
+                Some(si)
+                    if l.grant.tier >= 1
+                        && l.grant.tier <= segments.get(si).map_or(0, |s| s.tiers) =>
+                {
+                    Placement::new(si, l.grant.tier)
+                }
+                Some(_) => {
+                    self.rule_problem(format!("{base}/grant/tier"), &l.id, "tier out of range");
+                    continue;
+                }
+                None => {
+                    self.rule_problem(
+                        format!("{base}/grant/segment"),
+                        &l.id,
+                        format!("unknown segment `{}`", l.grant.segment),
+                    );
+                    continue;
+                }
+            };
+            let cats = match &l.categories {
+                Value::String(s) if s == "all" => None,
+                Value::Array(items) => {
+                    let mut list = Vec::new();
+                    for (j, item) in items.iter().enumerate() {
+                        let pos = item
+                            .as_str()
+                            .and_then(|id| categories.iter().position(|c| c == id))
+                            .and_then(|p| u16::try_from(p).ok());
+                        match pos {
+                            Some(p) => list.push(p),
+                            None => self.rule_problem(
+                                format!("{base}/categories/{j}"),
+                                &l.id,
+                                "unknown exclusion category",
+                            ),
+                        }
+                    }
+                    Some(list)
+                }
+                _ => {
+                    self.rule_problem(
+                        format!("{base}/categories"),
+                        &l.id,
+                        "expected `all` or a list of category ids",
+                    );
+                    Some(Vec::new())
+                }
+            };
+            lifts.push(Lift {
+                grant,
+                categories: cats,
+            });
+        }
+
+        // Consent, break glass.
+        if doc.consent.purposes.is_empty() {
+            self.problem("/consent/purposes".into(), "no purposes: nothing could ever be shared");
+        }
+        let bg = &doc.break_glass;
+        self.unique("/break_glass/reasons", bg.reasons.iter().map(|r| r.code.as_str()));
+        if bg.reason_required && bg.reasons.is_empty() {
+            self.problem("/break_glass/reasons".into(), "a reason is required but none are listed");
+        }
+        if !(1..=1440).contains(&bg.max_minutes) {
+            self.problem("/break_glass/max_minutes".into(), "must be 1 to 1440 minutes");
+        }
+
+        if !self.problems.is_empty() {
+            return Err(PolicyError {
+                problems: self.problems,
+            });
+        }
+        Ok(Policy {
+            exclusion_systems: ex.systems.iter().cloned().collect(),
+            document: doc,
+            hash,
+            segments,
+            content,
+            profiles,
+            profile_order,
+            settings,
+            org_types,
+            sources,
+            code_sets,
+            rules,
+            exclusion_matcher,
+            categories,
+            lifts,
+        })
+    }
+
+    fn patterns<'a>(
+        &mut self,
+        base: &str,
+        owner: &str,
+        codes: impl Iterator<Item = &'a str>,
+    ) -> Vec<CodePattern> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for (k, code) in codes.enumerate() {
+            match parse_pattern(code) {
+                Ok(p) => {
+                    if !seen.insert(p.clone()) {
+                        self.rule_problem(
+                            format!("{base}/codes/{k}"),
+                            owner,
+                            format!("duplicate code `{code}`"),
+                        );
+                    }
+                    out.push(p);
+                }
+                Err(msg) => self.rule_problem(format!("{base}/codes/{k}"), owner, msg),
+            }
+        }
+        out
+    }
+}
+
+/// Whether every entry `later` can match is matched by `earlier`.
+fn subsumes(earlier: &MatchDef, later: &MatchDef) -> bool {
+    fn covers(e: &[String], l: &[String]) -> bool {
+        e.is_empty() || (!l.is_empty() && l.iter().all(|x| e.contains(x)))
+    }
+    let types = earlier.resource_types.iter().any(|t| t == "*")
+        || (!later.resource_types.iter().any(|t| t == "*")
+            && later
+                .resource_types
+                .iter()
+                .all(|t| earlier.resource_types.contains(t)));
+    types
+        && covers(&earlier.settings, &later.settings)
+        && covers(&earlier.codes, &later.codes)
+        && covers(&earlier.categories, &later.categories)
+        && covers(&earlier.tags, &later.tags)
+        && covers(&earlier.statuses, &later.statuses)
+        && covers(&earlier.elements, &later.elements)
+}

@@ -1,0 +1,158 @@
+//! Who is asking: user, organisation, profile, purpose, training and any
+//! break glass.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::{BreakGlassError, ViewerError};
+use crate::fhirtime::{self, Edge};
+use crate::policy::Policy;
+
+/// The viewer of a record. Every field but `name` and `break_glass` must be
+/// present (`training` may be `null`, which withholds everything).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Viewer {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The employing organisation's code (ODS).
+    pub organisation: String,
+    /// A profile id from the policy (table 6).
+    pub profile: String,
+    /// Purpose of use (`direct-care`).
+    pub purpose: String,
+    /// Mandatory training attestation (framework 6.5).
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub training: Option<Training>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlass>,
+}
+
+/// A training attestation and when it runs out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    /// FHIR date or RFC 3339; a date includes the whole day.
+    pub expires: String,
+}
+
+/// An emergency override of the need for consent (framework 6.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlass {
+    /// A reason code from the policy's list.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Free text the professional gives; goes to audit, never to logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// When the access began (RFC 3339).
+    pub started: String,
+}
+
+/// Break glass that the policy accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveBreakGlass {
+    pub reason: Option<String>,
+    pub started: String,
+    pub expires: String,
+}
+
+/// Training state at the time of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrainingState {
+    Current,
+    Missing,
+    Expired,
+}
+
+impl Viewer {
+    /// Parses a viewer from JSON; errors name the JSON path.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ViewerError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let viewer: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            ViewerError::Shape {
+                path: crate::policy::pointer(e.path()),
+                message: crate::error::scrub(&e.inner().to_string()),
+            }
+        })?;
+        de.end().map_err(|e| ViewerError::Shape {
+            path: "/".into(),
+            message: crate::error::scrub(&e.to_string()),
+        })?;
+        Ok(viewer)
+    }
+
+    /// Checks the viewer against the policy: the profile must exist and
+    /// dates must parse.
+    pub fn validate(&self, policy: &Policy) -> Result<(), ViewerError> {
+        if policy.profile(&self.profile).is_none() {
+            return Err(ViewerError::UnknownProfile {
+                profile: self.profile.clone(),
+            });
+        }
+        if let Some(t) = &self.training {
+            if fhirtime::parse(&t.expires, Edge::End).is_none() {
+                return Err(ViewerError::BadDate {
+                    path: "/training/expires".into(),
+                });
+            }
+        }
+        if let Some(bg) = &self.break_glass {
+            if fhirtime::parse(&bg.started, Edge::Start).is_none() {
+                return Err(ViewerError::BadDate {
+                    path: "/break_glass/started".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn training_state(&self, now: OffsetDateTime) -> TrainingState {
+        match &self.training {
+            None => TrainingState::Missing,
+            Some(t) => match fhirtime::parse(&t.expires, Edge::End) {
+                Some(end) if now < end => TrainingState::Current,
+                _ => TrainingState::Expired,
+            },
+        }
+    }
+
+    /// Checks break glass against the policy. `Ok(None)` when there is none.
+    pub fn break_glass_at(
+        &self,
+        policy: &Policy,
+        now: OffsetDateTime,
+    ) -> Result<Option<ActiveBreakGlass>, BreakGlassError> {
+        let Some(bg) = &self.break_glass else {
+            return Ok(None);
+        };
+        let rules = &policy.document.break_glass;
+        let reason = bg.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        match reason {
+            None if rules.reason_required => return Err(BreakGlassError::ReasonRequired),
+            Some(code) if !rules.reasons.iter().any(|r| r.code == code) => {
+                return Err(BreakGlassError::UnknownReason {
+                    code: code.chars().take(64).filter(|c| !c.is_control()).collect(),
+                })
+            }
+            _ => {}
+        }
+        let started = fhirtime::parse(&bg.started, Edge::Start).ok_or(BreakGlassError::Expired)?;
+        let expires = started + time::Duration::minutes(i64::from(rules.max_minutes));
+        if now < started {
+            return Err(BreakGlassError::NotStarted);
+        }
+        if now >= expires {
+            return Err(BreakGlassError::Expired);
+        }
+        Ok(Some(ActiveBreakGlass {
+            reason: reason.map(str::to_owned),
+            started: fhirtime::format(started),
+            expires: fhirtime::format(expires),
+        }))
+    }
+}
