@@ -13,7 +13,11 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 #[derive(Parser, Debug)]
-#[command(name = "tiergate", version, about = "Record-sharing decisions and redaction under an information sharing framework")]
+#[command(
+    name = "tiergate",
+    version,
+    about = "Record-sharing decisions and redaction under an information sharing framework"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,7 +89,10 @@ struct Failure {
 
 impl Failure {
     fn input(message: impl std::fmt::Display) -> Self {
-        Self { code: 2, message: message.to_string() }
+        Self {
+            code: 2,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -103,8 +110,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Redact(args) => {
-            let (policy, out) = redact(&args)?;
-            let _ = policy;
+            let (_, out) = redact(&args)?;
             write_stdout(&out.body)
         }
         Command::Explain(args) => {
@@ -112,14 +118,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let text = table::explain(&policy, &out.decisions);
             write_stdout(text.as_bytes())
         }
-        Command::Policy { command: PolicyCommand::Show { policy } } => {
-            let policy = load_policy(policy.as_deref())?;
-            let mut text = serde_json::to_string_pretty(policy.document())
-                .map_err(|e| Failure::input(format!("cannot print policy: {e}")))?;
-            text.push('\n');
-            write_stdout(text.as_bytes())
+        Command::Policy {
+            command: PolicyCommand::Show { policy },
+        } => {
+            // Print the document as written (so its hash is the one shown by
+            // `policy check`), once it is known to compile.
+            let bytes = match &policy {
+                Some(path) => read_file(path)?,
+                None => tiergate_core::DEFAULT_POLICY_JSON.as_bytes().to_vec(),
+            };
+            load_policy(policy.as_deref())?;
+            write_stdout(&bytes)
         }
-        Command::Policy { command: PolicyCommand::Check { file } } => {
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => {
             let bytes = read_file(&file)?;
             match Policy::from_json(&bytes) {
                 Ok(p) => write_stdout(format!("ok {}\n", p.hash()).as_bytes()),
@@ -129,7 +142,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         text.push_str(&format!("{}: {p}\n", file.display()));
                     }
                     text.push_str(&format!("{} problem(s)", e.problems.len()));
-                    Err(Failure { code: 1, message: text })
+                    Err(Failure {
+                        code: 1,
+                        message: text,
+                    })
                 }
             }
         }
@@ -154,7 +170,11 @@ fn redact(args: &RecordArgs) -> Result<(Policy, tiergate_core::Redacted), Failur
     let record = if args.record == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
-            .take(u64::try_from(args.max_bytes).unwrap_or(u64::MAX).saturating_add(1))
+            .take(
+                u64::try_from(args.max_bytes)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(1),
+            )
             .read_to_end(&mut buf)
             .map_err(|e| Failure::input(format!("cannot read stdin: {}", e.kind())))?;
         buf
@@ -168,7 +188,13 @@ fn redact(args: &RecordArgs) -> Result<(Policy, tiergate_core::Redacted), Failur
         default_setting: args.setting.as_deref(),
     };
     let out = policy
-        .redact(&record, &request, Limits { max_bytes: args.max_bytes })
+        .redact(
+            &record,
+            &request,
+            Limits {
+                max_bytes: args.max_bytes,
+            },
+        )
         .map_err(Failure::input)?;
     if let Some(path) = &args.decisions {
         write_decisions(path, &out.decisions)?;
@@ -191,14 +217,14 @@ fn write_decisions(path: &Path, decisions: &Decisions) -> Result<(), Failure> {
 fn load_policy(path: Option<&Path>) -> Result<Policy, Failure> {
     match path {
         None => Policy::default_policy().map_err(Failure::input),
-        Some(p) => Policy::from_json(&read_file(p)?).map_err(|e| {
-            Failure::input(format!("`{}`: {e}", p.display()))
-        }),
+        Some(p) => Policy::from_json(&read_file(p)?)
+            .map_err(|e| Failure::input(format!("`{}`: {e}", p.display()))),
     }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure::input(format!("cannot read `{}`: {}", path.display(), e.kind())))
+    std::fs::read(path)
+        .map_err(|e| Failure::input(format!("cannot read `{}`: {}", path.display(), e.kind())))
 }
 
 fn parse_now(now: Option<&str>) -> Result<OffsetDateTime, Failure> {
@@ -212,7 +238,13 @@ fn parse_now(now: Option<&str>) -> Result<OffsetDateTime, Failure> {
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
-        .and_then(|()| if bytes.last() == Some(&b'\n') { Ok(()) } else { out.write_all(b"\n") })
+        .and_then(|()| {
+            if bytes.last() == Some(&b'\n') {
+                Ok(())
+            } else {
+                out.write_all(b"\n")
+            }
+        })
         .and_then(|()| out.flush())
         .map_err(|e| Failure::input(format!("cannot write output: {}", e.kind())))
 }

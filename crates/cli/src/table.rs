@@ -37,7 +37,12 @@ pub fn explain(policy: &Policy, decisions: &Decisions) -> String {
                 }
                 s
             }
-            Verdict::Withhold => d.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(", "),
+            Verdict::Withhold => d
+                .reasons
+                .iter()
+                .map(|r| r.code())
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         rows.push([
             d.index.to_string(),
@@ -77,7 +82,10 @@ pub fn explain(policy: &Policy, decisions: &Decisions) -> String {
         s.allowed,
         s.withheld,
         s.profile,
-        policy.profile(&s.profile).map(|p| p.name.as_str()).unwrap_or("?"),
+        policy
+            .profile(&s.profile)
+            .map(|p| p.name.as_str())
+            .unwrap_or("?"),
         s.policy
     ));
     for (reason, n) in &s.withheld_by_reason {

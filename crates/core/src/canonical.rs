@@ -72,7 +72,8 @@ mod tests {
 
     #[test]
     fn key_order_and_spacing_do_not_change_the_hash() {
-        let a: Value = serde_json::from_str(r#"{"b": [1, {"y": 2, "x": "s"}], "a": null}"#).unwrap();
+        let a: Value =
+            serde_json::from_str(r#"{"b": [1, {"y": 2, "x": "s"}], "a": null}"#).unwrap();
         let b: Value = serde_json::from_str(r#"{"a":null,"b":[1,{"x":"s","y":2}]}"#).unwrap();
         assert_eq!(canonical_json(&a), r#"{"a":null,"b":[1,{"x":"s","y":2}]}"#);
         assert_eq!(content_hash(&a), content_hash(&b));

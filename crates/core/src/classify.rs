@@ -67,7 +67,11 @@ impl<'a> Index<'a> {
             .copied()
     }
 
-    fn resolve(&self, reference: &str, holder: &'a Map<String, Value>) -> Option<&'a Map<String, Value>> {
+    fn resolve(
+        &self,
+        reference: &str,
+        holder: &'a Map<String, Value>,
+    ) -> Option<&'a Map<String, Value>> {
         if let Some(local) = reference.strip_prefix('#') {
             return holder
                 .get("contained")
@@ -113,7 +117,10 @@ impl Policy {
         index: &Index<'_>,
         default_setting: Option<usize>,
     ) -> Classified {
-        let rtype = res.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let rtype = res
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (org_setting, organisations) = self.organisations_of(res, index);
         let setting = self
             .tagged_setting(res)
@@ -132,21 +139,35 @@ impl Policy {
     /// `Some(None)` when a setting tag is present but names no known setting.
     fn tagged_setting(&self, res: &Map<String, Value>) -> Option<Option<usize>> {
         let system = &self.document.settings.tag_system;
-        let tags = res.get("meta").and_then(|m| m.get("tag")).and_then(Value::as_array)?;
+        let tags = res
+            .get("meta")
+            .and_then(|m| m.get("tag"))
+            .and_then(Value::as_array)?;
         tags.iter()
             .find(|t| t.get("system").and_then(Value::as_str) == Some(system.as_str()))
-            .map(|t| t.get("code").and_then(Value::as_str).and_then(|c| self.setting_index(c)))
+            .map(|t| {
+                t.get("code")
+                    .and_then(Value::as_str)
+                    .and_then(|c| self.setting_index(c))
+            })
     }
 
     fn source_setting(&self, res: &Map<String, Value>) -> Option<usize> {
-        let source = res.get("meta").and_then(|m| m.get("source")).and_then(Value::as_str)?;
+        let source = res
+            .get("meta")
+            .and_then(|m| m.get("source"))
+            .and_then(Value::as_str)?;
         self.sources
             .iter()
             .find(|(prefix, _)| source.starts_with(prefix.as_str()))
             .map(|(_, s)| *s)
     }
 
-    fn organisations_of(&self, res: &Map<String, Value>, index: &Index<'_>) -> (Option<usize>, Vec<String>) {
+    fn organisations_of(
+        &self,
+        res: &Map<String, Value>,
+        index: &Index<'_>,
+    ) -> (Option<usize>, Vec<String>) {
         let id_systems = &self.document.settings.organisation_identifier_systems;
         let mut setting = None;
         let mut orgs = Vec::new();
@@ -169,7 +190,12 @@ impl Policy {
             if org.get("resourceType").and_then(Value::as_str) != Some("Organization") {
                 continue;
             }
-            for ident in org.get("identifier").and_then(Value::as_array).into_iter().flatten() {
+            for ident in org
+                .get("identifier")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 push_org_code(ident, id_systems, &mut orgs);
             }
             if setting.is_none() {
@@ -178,14 +204,24 @@ impl Policy {
                     codings_of(t, &mut codings);
                 }
                 setting = codings.iter().find_map(|(sys, code)| {
-                    sys.and_then(|s| self.org_types.get(&(s.to_owned(), (*code).to_owned())).copied())
+                    sys.and_then(|s| {
+                        self.org_types
+                            .get(&(s.to_owned(), (*code).to_owned()))
+                            .copied()
+                    })
                 });
             }
         }
         (setting, orgs)
     }
 
-    fn rule_matches(&self, rule: &Rule, res: &Map<String, Value>, rtype: &str, setting: Option<usize>) -> bool {
+    fn rule_matches(
+        &self,
+        rule: &Rule,
+        res: &Map<String, Value>,
+        rtype: &str,
+        setting: Option<usize>,
+    ) -> bool {
         if let Some(types) = &rule.resource_types {
             if !types.contains(rtype) {
                 return false;
@@ -207,7 +243,9 @@ impl Policy {
         if !rule.codes.is_empty() && !self.any_in_sets(res, &cl.code_elements, &rule.codes) {
             return false;
         }
-        if !rule.categories.is_empty() && !self.any_in_sets(res, &cl.category_elements, &rule.categories) {
+        if !rule.categories.is_empty()
+            && !self.any_in_sets(res, &cl.category_elements, &rule.categories)
+        {
             return false;
         }
         if !rule.tags.is_empty() {
@@ -233,9 +271,13 @@ impl Policy {
     }
 
     fn codings_in_sets(&self, codings: &[Coding<'_>], sets: &[usize]) -> bool {
-        sets.iter().filter_map(|i| self.code_sets.get(*i)).any(|set| {
-            codings.iter().any(|(system, code)| set.contains(*system, code))
-        })
+        sets.iter()
+            .filter_map(|i| self.code_sets.get(*i))
+            .any(|set| {
+                codings
+                    .iter()
+                    .any(|(system, code)| set.contains(*system, code))
+            })
     }
 
     pub(crate) fn outcome(&self, rule: usize) -> Option<&Outcome> {
@@ -256,7 +298,9 @@ impl Policy {
             for (key, value) in obj {
                 match value {
                     Value::String(s) if key == "code" => self.match_exclusion(system, s, &mut out),
-                    Value::String(s) if key == "valueCode" => self.match_exclusion(None, s, &mut out),
+                    Value::String(s) if key == "valueCode" => {
+                        self.match_exclusion(None, s, &mut out)
+                    }
                     Value::Object(child) => stack.push(child),
                     Value::Array(items) => {
                         for item in items {
@@ -306,7 +350,9 @@ fn collect_references<'a>(v: &'a Value, out: &mut Vec<&'a Map<String, Value>>) {
     while let Some((v, depth)) = stack.pop() {
         match v {
             Value::Array(items) if depth < 3 => stack.extend(items.iter().map(|i| (i, depth + 1))),
-            Value::Object(m) if m.contains_key("reference") || m.contains_key("identifier") => out.push(m),
+            Value::Object(m) if m.contains_key("reference") || m.contains_key("identifier") => {
+                out.push(m)
+            }
             Value::Object(m) if depth < 2 => stack.extend(m.values().map(|i| (i, depth + 1))),
             _ => {}
         }
@@ -332,7 +378,12 @@ fn codings_of_object<'a>(v: &'a Value, out: &mut Vec<Coding<'a>>) {
     if let Some(code) = v.get("code").and_then(Value::as_str) {
         out.push((v.get("system").and_then(Value::as_str), code));
     }
-    for c in v.get("coding").and_then(Value::as_array).into_iter().flatten() {
+    for c in v
+        .get("coding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(code) = c.get("code").and_then(Value::as_str) {
             out.push((c.get("system").and_then(Value::as_str), code));
         }
@@ -346,8 +397,14 @@ mod tests {
     #[test]
     fn references_normalise_to_type_and_id() {
         assert_eq!(normalise_reference("Condition/1"), Some("Condition/1"));
-        assert_eq!(normalise_reference("http://h/fhir/Condition/1"), Some("Condition/1"));
-        assert_eq!(normalise_reference("Condition/1/_history/3"), Some("Condition/1"));
+        assert_eq!(
+            normalise_reference("http://h/fhir/Condition/1"),
+            Some("Condition/1")
+        );
+        assert_eq!(
+            normalise_reference("Condition/1/_history/3"),
+            Some("Condition/1")
+        );
         assert_eq!(normalise_reference("urn:uuid:abc"), None);
         assert_eq!(normalise_reference("#x"), None);
     }

@@ -193,7 +193,9 @@ impl ConsentSet {
                 for (i, item) in items.iter().enumerate() {
                     let path = format!("/{i}");
                     match item.as_object() {
-                        Some(m) if m.get("resourceType").and_then(Value::as_str) == Some("Consent") => {
+                        Some(m)
+                            if m.get("resourceType").and_then(Value::as_str) == Some("Consent") =>
+                        {
                             fhir::read_consent(m, &path, policy, &mut directives)?;
                         }
                         Some(_) => {
@@ -232,7 +234,10 @@ impl ConsentSet {
                 v.as_deref()
                     .map(|s| {
                         fhirtime::parse(s, edge).ok_or_else(|| {
-                            ConsentError::new(format!("{base}/period/{name}"), "not a date or date-time")
+                            ConsentError::new(
+                                format!("{base}/period/{name}"),
+                                "not a date or date-time",
+                            )
                         })
                     })
                     .transpose()
@@ -252,21 +257,34 @@ impl ConsentSet {
             for (j, s) in d.scope.segments.iter().enumerate() {
                 let path = format!("{base}/scope/segments/{j}");
                 let si = policy.segment_index(&s.segment).ok_or_else(|| {
-                    ConsentError::new(format!("{path}/segment"), format!("unknown segment `{}`", s.segment))
+                    ConsentError::new(
+                        format!("{path}/segment"),
+                        format!("unknown segment `{}`", s.segment),
+                    )
                 })?;
                 let max = policy.segments.get(si).map_or(0, |seg| seg.tiers);
                 if let Some(t) = s.tier {
                     if t < 1 || t > max {
-                        return Err(ConsentError::new(format!("{path}/tier"), "tier out of range"));
+                        return Err(ConsentError::new(
+                            format!("{path}/tier"),
+                            "tier out of range",
+                        ));
                     }
                 }
                 segments.push((u8::try_from(si).unwrap_or(u8::MAX), s.tier));
             }
             let mut content = Vec::new();
             for (j, c) in d.scope.content.iter().enumerate() {
-                let ci = policy.content.iter().position(|x| &x.id == c).ok_or_else(|| {
-                    ConsentError::new(format!("{base}/scope/content/{j}"), format!("unknown content `{c}`"))
-                })?;
+                let ci = policy
+                    .content
+                    .iter()
+                    .position(|x| &x.id == c)
+                    .ok_or_else(|| {
+                        ConsentError::new(
+                            format!("{base}/scope/content/{j}"),
+                            format!("unknown content `{c}`"),
+                        )
+                    })?;
                 content.push(ci);
             }
             if d.kind == DirectiveKind::Permit && !d.scope.categories.is_empty() {
@@ -370,9 +388,10 @@ impl Compiled {
         let category_ok = self.categories.is_empty()
             || self.categories.iter().any(|c| entry.categories.contains(c));
         let entry_ok = self.entries.is_empty()
-            || self.entries.iter().any(|e| {
-                Some(e.as_str()) == entry.reference || Some(e.as_str()) == entry.full_url
-            });
+            || self
+                .entries
+                .iter()
+                .any(|e| Some(e.as_str()) == entry.reference || Some(e.as_str()) == entry.full_url);
         segment_ok && content_ok && category_ok && entry_ok
     }
 }
@@ -381,7 +400,15 @@ impl Compiled {
 mod fhir {
     use super::*;
 
-    const PROVISION_KEYS: &[&str] = &["type", "period", "actor", "code", "data", "provision", "action"];
+    const PROVISION_KEYS: &[&str] = &[
+        "type",
+        "period",
+        "actor",
+        "code",
+        "data",
+        "provision",
+        "action",
+    ];
     const MAX_NESTING: usize = 8;
 
     pub(super) fn read_consent(
@@ -400,17 +427,24 @@ mod fhir {
             .get("id")
             .and_then(Value::as_str)
             .ok_or_else(|| ConsentError::new(format!("{path}/id"), "a Consent needs an id"))?;
-        let recorded = res
-            .get("dateTime")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ConsentError::new(format!("{path}/dateTime"), "a Consent needs dateTime"))?;
+        let recorded = res.get("dateTime").and_then(Value::as_str).ok_or_else(|| {
+            ConsentError::new(format!("{path}/dateTime"), "a Consent needs dateTime")
+        })?;
         let provision = res
             .get("provision")
             .and_then(Value::as_object)
-            .ok_or_else(|| ConsentError::new(format!("{path}/provision"), "a Consent needs a provision"))?;
+            .ok_or_else(|| {
+                ConsentError::new(format!("{path}/provision"), "a Consent needs a provision")
+            })?;
         // Depth-first, parents before children, so a nested exception is
         // later in the list and wins over its parent at the same time.
-        let mut stack = vec![(provision, format!("{path}/provision"), 0usize, id.to_owned(), None::<Period>)];
+        let mut stack = vec![(
+            provision,
+            format!("{path}/provision"),
+            0usize,
+            id.to_owned(),
+            None::<Period>,
+        )];
         while let Some((prov, ppath, depth, pid, inherited_period)) = stack.pop() {
             if depth > MAX_NESTING {
                 return Err(ConsentError::new(ppath, "provisions nested too deeply"));
@@ -426,7 +460,12 @@ mod fhir {
             let kind = match prov.get("type").and_then(Value::as_str) {
                 Some("permit") => DirectiveKind::Permit,
                 Some("deny") => DirectiveKind::Deny,
-                _ => return Err(ConsentError::new(format!("{ppath}/type"), "expected `permit` or `deny`")),
+                _ => {
+                    return Err(ConsentError::new(
+                        format!("{ppath}/type"),
+                        "expected `permit` or `deny`",
+                    ))
+                }
             };
             let period = match prov.get("period").and_then(Value::as_object) {
                 Some(p) => Some(Period {
@@ -451,24 +490,43 @@ mod fhir {
                     let child = child
                         .as_object()
                         .ok_or_else(|| ConsentError::new(cpath.clone(), "expected an object"))?;
-                    stack.push((child, cpath, depth + 1, format!("{pid}.{i}"), period.clone()));
+                    stack.push((
+                        child,
+                        cpath,
+                        depth + 1,
+                        format!("{pid}.{i}"),
+                        period.clone(),
+                    ));
                 }
             }
         }
         Ok(())
     }
 
-    fn read_actors(prov: &Map<String, Value>, path: &str, policy: &Policy) -> Result<Actors, ConsentError> {
+    fn read_actors(
+        prov: &Map<String, Value>,
+        path: &str,
+        policy: &Policy,
+    ) -> Result<Actors, ConsentError> {
         let mut actors = Actors::default();
         let fhir = &policy.document.consent.fhir;
-        for (i, actor) in prov.get("actor").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, actor) in prov
+            .get("actor")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let apath = format!("{path}/actor/{i}/reference/identifier");
             let ident = actor
                 .get("reference")
                 .and_then(|r| r.get("identifier"))
                 .and_then(Value::as_object)
                 .ok_or_else(|| {
-                    ConsentError::new(apath.clone(), "an actor must be given by identifier (organisation, profile or user)")
+                    ConsentError::new(
+                        apath.clone(),
+                        "an actor must be given by identifier (organisation, profile or user)",
+                    )
                 })?;
             let system = ident.get("system").and_then(Value::as_str).unwrap_or("");
             let value = ident
@@ -483,17 +541,36 @@ mod fhir {
             } else if system == "https://fhir.nhs.uk/Id/sds-user-id" {
                 actors.users.push(value);
             } else {
-                return Err(ConsentError::new(format!("{apath}/system"), "unknown actor identifier system"));
+                return Err(ConsentError::new(
+                    format!("{apath}/system"),
+                    "unknown actor identifier system",
+                ));
             }
         }
         Ok(actors)
     }
 
-    fn read_scope(prov: &Map<String, Value>, path: &str, policy: &Policy) -> Result<Scope, ConsentError> {
+    fn read_scope(
+        prov: &Map<String, Value>,
+        path: &str,
+        policy: &Policy,
+    ) -> Result<Scope, ConsentError> {
         let mut scope = Scope::default();
         let fhir = &policy.document.consent.fhir;
-        for (i, cc) in prov.get("code").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            for (j, coding) in cc.get("coding").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, cc) in prov
+            .get("code")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            for (j, coding) in cc
+                .get("coding")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let cpath = format!("{path}/code/{i}/coding/{j}");
                 let system = coding.get("system").and_then(Value::as_str).unwrap_or("");
                 let code = coding
@@ -504,7 +581,10 @@ mod fhir {
                     let (segment, tier) = match code.rsplit_once('-') {
                         Some((s, t)) if t.bytes().all(|b| b.is_ascii_digit()) => (
                             s,
-                            Some(t.parse::<u8>().map_err(|_| ConsentError::new(cpath.clone(), "bad tier"))?),
+                            Some(
+                                t.parse::<u8>()
+                                    .map_err(|_| ConsentError::new(cpath.clone(), "bad tier"))?,
+                            ),
                         ),
                         _ => (code, None),
                     };
@@ -517,16 +597,27 @@ mod fhir {
                 } else if system == fhir.category_system {
                     scope.categories.push(code.to_owned());
                 } else {
-                    return Err(ConsentError::new(format!("{cpath}/system"), "unknown provision code system"));
+                    return Err(ConsentError::new(
+                        format!("{cpath}/system"),
+                        "unknown provision code system",
+                    ));
                 }
             }
         }
-        for (i, d) in prov.get("data").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, d) in prov
+            .get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let r = d
                 .get("reference")
                 .and_then(|r| r.get("reference"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| ConsentError::new(format!("{path}/data/{i}/reference"), "missing reference"))?;
+                .ok_or_else(|| {
+                    ConsentError::new(format!("{path}/data/{i}/reference"), "missing reference")
+                })?;
             scope.entries.push(r.to_owned());
         }
         Ok(scope)

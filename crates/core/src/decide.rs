@@ -155,7 +155,9 @@ pub(crate) struct EntryView<'a> {
 }
 
 /// The entries of a document: a Bundle's entries, or the resource itself.
-pub(crate) fn entries_of(doc: &Map<String, Value>) -> Result<(bool, Vec<EntryView<'_>>), RedactError> {
+pub(crate) fn entries_of(
+    doc: &Map<String, Value>,
+) -> Result<(bool, Vec<EntryView<'_>>), RedactError> {
     let rtype = doc
         .get("resourceType")
         .and_then(Value::as_str)
@@ -172,7 +174,9 @@ pub(crate) fn entries_of(doc: &Map<String, Value>) -> Result<(bool, Vec<EntryVie
             .iter()
             .map(|e| {
                 let obj = e.as_object();
-                let resource = obj.and_then(|o| o.get("resource")).and_then(Value::as_object);
+                let resource = obj
+                    .and_then(|o| o.get("resource"))
+                    .and_then(Value::as_object);
                 let full_url = obj.and_then(|o| o.get("fullUrl")).and_then(Value::as_str);
                 view(resource, full_url)
             })
@@ -225,20 +229,28 @@ impl Policy {
     ) -> Result<Decisions, RedactError> {
         let viewer = request.viewer;
         viewer.validate(self)?;
-        let profile = self
-            .profile(&viewer.profile)
-            .ok_or_else(|| crate::error::ViewerError::UnknownProfile {
+        let profile = self.profile(&viewer.profile).ok_or_else(|| {
+            crate::error::ViewerError::UnknownProfile {
                 profile: viewer.profile.clone(),
-            })?;
+            }
+        })?;
         let break_glass = viewer.break_glass_at(self, request.now)?;
         let default_setting = match request.default_setting {
             None => None,
-            Some(s) => Some(self.setting_index(s).ok_or_else(|| RedactError::UnknownSetting {
-                setting: s.chars().take(64).collect(),
-            })?),
+            Some(s) => Some(
+                self.setting_index(s)
+                    .ok_or_else(|| RedactError::UnknownSetting {
+                        setting: s.chars().take(64).collect(),
+                    })?,
+            ),
         };
         let doc_rules = &self.document;
-        let blocked = if !doc_rules.consent.purposes.iter().any(|p| p == &viewer.purpose) {
+        let blocked = if !doc_rules
+            .consent
+            .purposes
+            .iter()
+            .any(|p| p == &viewer.purpose)
+        {
             Some(Reason::PurposeNotPermitted)
         } else if doc_rules.training.required {
             match viewer.training_state(request.now) {
@@ -268,17 +280,30 @@ impl Policy {
             };
             let Some(res) = entry.resource else {
                 d.reasons.push(Reason::MalformedEntry);
-                pending.push(Pending { decision: d, categories: Vec::new(), outcome: None });
+                pending.push(Pending {
+                    decision: d,
+                    categories: Vec::new(),
+                    outcome: None,
+                });
                 continue;
             };
-            d.resource_type = res.get("resourceType").and_then(Value::as_str).map(str::to_owned);
+            d.resource_type = res
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             d.id = res.get("id").and_then(Value::as_str).map(str::to_owned);
             let classified = self.classify(res, &index, default_setting);
-            d.setting = classified.setting.and_then(|s| self.settings.get(s).cloned());
+            d.setting = classified
+                .setting
+                .and_then(|s| self.settings.get(s).cloned());
             let categories = self.excluded_categories(res);
             let Some(rule) = classified.rule else {
                 d.reasons.push(Reason::Unclassified);
-                pending.push(Pending { decision: d, categories, outcome: None });
+                pending.push(Pending {
+                    decision: d,
+                    categories,
+                    outcome: None,
+                });
                 continue;
             };
             d.rule = self.rule_id(rule).map(str::to_owned);
@@ -306,12 +331,20 @@ impl Policy {
                 .collect();
             if let Some(reason) = &blocked {
                 d.reasons.push(reason.clone());
-                pending.push(Pending { decision: d, categories, outcome });
+                pending.push(Pending {
+                    decision: d,
+                    categories,
+                    outcome,
+                });
                 continue;
             }
             if !matches!(outcome, Some(Outcome::Place(_))) {
                 // Dependent and about entries are decided in the second pass.
-                pending.push(Pending { decision: d, categories, outcome });
+                pending.push(Pending {
+                    decision: d,
+                    categories,
+                    outcome,
+                });
                 continue;
             }
             let key = EntryKey {
@@ -331,22 +364,34 @@ impl Policy {
                             && placements.iter().any(|p| {
                                 p.segment == l.grant.segment
                                     && profile.reaches(*p)
-                                    && (!doc_rules.consent.required || matches!(verdict(*p), ConsentVerdict::Permit(_)))
+                                    && (!doc_rules.consent.required
+                                        || matches!(verdict(*p), ConsentVerdict::Permit(_)))
                             })
                     })
                 })
                 .collect();
             if !unlifted.is_empty() {
                 d.reasons = self.exclusion_reasons(&unlifted);
-                pending.push(Pending { decision: d, categories, outcome });
+                pending.push(Pending {
+                    decision: d,
+                    categories,
+                    outcome,
+                });
                 continue;
             }
             let own = doc_rules.own_organisation.pass_through
-                && classified.organisations.iter().any(|o| o == &viewer.organisation);
+                && classified
+                    .organisations
+                    .iter()
+                    .any(|o| o == &viewer.organisation);
             if own {
                 d.decision = Verdict::Allow;
                 d.allowed_by = Some("own_organisation".into());
-                pending.push(Pending { decision: d, categories, outcome });
+                pending.push(Pending {
+                    decision: d,
+                    categories,
+                    outcome,
+                });
                 continue;
             }
             let mut by_break_glass: Option<Placement> = None;
@@ -394,7 +439,11 @@ impl Policy {
                 d.reasons.clear();
             }
             d.reasons.sort();
-            pending.push(Pending { decision: d, categories, outcome });
+            pending.push(Pending {
+                decision: d,
+                categories,
+                outcome,
+            });
         }
 
         if blocked.is_none() {
@@ -453,12 +502,18 @@ impl Policy {
     /// Second pass: entries shared only alongside others. Runs to a fixed
     /// point so that a chain (condition -> practitioner -> organisation)
     /// is followed; each round allows at least one more entry or stops.
-    fn decide_supporting(&self, pending: &mut [Pending], entries: &[EntryView<'_>], index: &Index<'_>) {
+    fn decide_supporting(
+        &self,
+        pending: &mut [Pending],
+        entries: &[EntryView<'_>],
+        index: &Index<'_>,
+    ) {
         let mut referenced: HashSet<usize> = HashSet::new();
         let mut scanned = vec![false; pending.len()];
         loop {
             for (i, p) in pending.iter().enumerate() {
-                if p.decision.decision == Verdict::Allow && !scanned.get(i).copied().unwrap_or(true) {
+                if p.decision.decision == Verdict::Allow && !scanned.get(i).copied().unwrap_or(true)
+                {
                     if let Some(res) = entries.get(i).and_then(|e| e.resource) {
                         collect_targets(res, index, &mut referenced);
                     }
@@ -486,7 +541,10 @@ impl Policy {
                 break;
             }
         }
-        let allowed: Vec<bool> = pending.iter().map(|p| p.decision.decision == Verdict::Allow).collect();
+        let allowed: Vec<bool> = pending
+            .iter()
+            .map(|p| p.decision.decision == Verdict::Allow)
+            .collect();
         for (i, p) in pending.iter_mut().enumerate() {
             if p.decision.decision == Verdict::Allow || !p.decision.reasons.is_empty() {
                 continue;
@@ -499,7 +557,9 @@ impl Policy {
                         .map(|r| about_targets(r, index))
                         .unwrap_or_default();
                     let all_allowed = !targets.is_empty()
-                        && targets.iter().all(|t| t.is_some_and(|t| allowed.get(t).copied().unwrap_or(false)));
+                        && targets
+                            .iter()
+                            .all(|t| t.is_some_and(|t| allowed.get(t).copied().unwrap_or(false)));
                     if all_allowed && p.categories.is_empty() {
                         p.decision.decision = Verdict::Allow;
                         p.decision.allowed_by = Some("about".into());
@@ -542,13 +602,33 @@ fn collect_targets(res: &Map<String, Value>, index: &Index<'_>, out: &mut HashSe
 /// `None` for a target outside the document (unknown: withheld).
 fn about_targets(res: &Map<String, Value>, index: &Index<'_>) -> Vec<Option<usize>> {
     let mut refs = Vec::new();
-    for t in res.get("target").and_then(Value::as_array).into_iter().flatten() {
+    for t in res
+        .get("target")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         refs.push(t.get("reference").and_then(Value::as_str));
     }
-    for e in res.get("entity").and_then(Value::as_array).into_iter().flatten() {
-        refs.push(e.get("what").and_then(|w| w.get("reference")).and_then(Value::as_str));
+    for e in res
+        .get("entity")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        refs.push(
+            e.get("what")
+                .and_then(|w| w.get("reference"))
+                .and_then(Value::as_str),
+        );
     }
     refs.into_iter()
-        .map(|r| r.and_then(|r| index.position(r).or_else(|| normalise_reference(r).and_then(|n| index.position(n)))))
+        .map(|r| {
+            r.and_then(|r| {
+                index
+                    .position(r)
+                    .or_else(|| normalise_reference(r).and_then(|n| index.position(n)))
+            })
+        })
         .collect()
 }

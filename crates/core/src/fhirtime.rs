@@ -35,8 +35,8 @@ pub fn parse(value: &str, edge: Edge) -> Option<OffsetDateTime> {
         return None;
     }
     let month_value = Month::try_from(u8::try_from(month.unwrap_or(1)).ok()?).ok()?;
-    let start = Date::from_calendar_date(year, month_value, u8::try_from(day.unwrap_or(1)).ok()?)
-        .ok()?;
+    let start =
+        Date::from_calendar_date(year, month_value, u8::try_from(day.unwrap_or(1)).ok()?).ok()?;
     let start = start.with_time(Time::MIDNIGHT).assume_utc();
     match edge {
         Edge::Start => Some(start),
@@ -52,7 +52,9 @@ pub fn parse(value: &str, edge: Edge) -> Option<OffsetDateTime> {
                     };
                     Date::from_calendar_date(y, m, 1).ok()?
                 }
-                (None, None) => Date::from_calendar_date(year.checked_add(1)?, Month::January, 1).ok()?,
+                (None, None) => {
+                    Date::from_calendar_date(year.checked_add(1)?, Month::January, 1).ok()?
+                }
             };
             Some(next.with_time(Time::MIDNIGHT).assume_utc())
         }
@@ -83,8 +85,14 @@ mod tests {
         let e = parse("2027-01-31", Edge::End).unwrap();
         assert_eq!(format(s), "2027-01-31T00:00:00Z");
         assert_eq!(format(e), "2027-02-01T00:00:00Z");
-        assert_eq!(format(parse("2026-12", Edge::End).unwrap()), "2027-01-01T00:00:00Z");
-        assert_eq!(format(parse("2026", Edge::End).unwrap()), "2027-01-01T00:00:00Z");
+        assert_eq!(
+            format(parse("2026-12", Edge::End).unwrap()),
+            "2027-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format(parse("2026", Edge::End).unwrap()),
+            "2027-01-01T00:00:00Z"
+        );
         assert_eq!(
             format(parse("2026-03-01T10:00:00+01:00", Edge::Start).unwrap()),
             "2026-03-01T09:00:00Z"
@@ -93,7 +101,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "26", "2026-1", "2026-13-01", "2026-02-30", "tomorrow", "2026-01-01-01"] {
+        for bad in [
+            "",
+            "26",
+            "2026-1",
+            "2026-13-01",
+            "2026-02-30",
+            "tomorrow",
+            "2026-01-01-01",
+        ] {
             assert!(parse(bad, Edge::Start).is_none(), "{bad}");
         }
     }

@@ -84,9 +84,7 @@ pub use consent::{
     SegmentScope,
 };
 pub use decide::{Decisions, EntryDecision, PlacementOut, Reason, Request, Summary, Verdict};
-pub use error::{
-    BreakGlassError, ConsentError, PolicyError, Problem, RedactError, ViewerError,
-};
+pub use error::{BreakGlassError, ConsentError, PolicyError, Problem, RedactError, ViewerError};
 pub use policy::{Content, Policy, Profile, DEFAULT_POLICY_JSON};
 pub use redact::{not_found_body, parse_record, Limits, Outcome, Redacted};
 pub use segment::{Placement, Segment};

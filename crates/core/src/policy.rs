@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::canonical::content_hash;
 use crate::codes::{parse_pattern, CodeMatcher, CodePattern};
 use crate::document::{MatchDef, PolicyDocument};
-use crate::error::{Problem, PolicyError};
+use crate::error::{PolicyError, Problem};
 use crate::segment::{Placement, Segment};
 
 /// The default policy: the iLINKS framework as published.
@@ -132,11 +132,7 @@ impl Policy {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| PolicyError {
             problems: vec![Problem::new(
                 "",
-                format!(
-                    "not valid JSON at line {}, column {}",
-                    e.line(),
-                    e.column()
-                ),
+                format!("not valid JSON at line {}, column {}", e.line(), e.column()),
             )],
         })?;
         Self::from_value(value)
@@ -182,7 +178,9 @@ impl Policy {
 
     /// Profiles in document order.
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
-        self.profile_order.iter().filter_map(|id| self.profiles.get(id))
+        self.profile_order
+            .iter()
+            .filter_map(|id| self.profiles.get(id))
     }
 
     /// A segment's index by id.
@@ -256,7 +254,8 @@ impl Compiler {
     }
 
     fn rule_problem(&mut self, path: String, rule: &str, message: impl Into<String>) {
-        self.problems.push(Problem::new(path, message).in_rule(rule));
+        self.problems
+            .push(Problem::new(path, message).in_rule(rule));
     }
 
     fn unique<'a>(&mut self, base: &str, ids: impl Iterator<Item = &'a str>) {
@@ -455,7 +454,11 @@ impl Compiler {
             let base = format!("/classification/rules/{i}");
             let m = &r.matcher;
             if m.resource_types.is_empty() {
-                self.rule_problem(format!("{base}/match/resource_types"), &r.id, "no resource types");
+                self.rule_problem(
+                    format!("{base}/match/resource_types"),
+                    &r.id,
+                    "no resource types",
+                );
             }
             let any_type = m.resource_types.iter().any(|t| t == "*");
             if any_type && m.resource_types.len() > 1 {
@@ -520,10 +523,18 @@ impl Compiler {
                     Outcome::Dependent
                 }
             };
-            if let Some(j) = doc.classification.rules.iter().take(i).position(|earlier| {
-                subsumes(&earlier.matcher, m)
-            }) {
-                let earlier = doc.classification.rules.get(j).map_or("", |e| e.id.as_str());
+            if let Some(j) = doc
+                .classification
+                .rules
+                .iter()
+                .take(i)
+                .position(|earlier| subsumes(&earlier.matcher, m))
+            {
+                let earlier = doc
+                    .classification
+                    .rules
+                    .get(j)
+                    .map_or("", |e| e.id.as_str());
                 self.rule_problem(
                     base.clone(),
                     &r.id,
@@ -551,7 +562,10 @@ impl Compiler {
                 self.rule_problem(
                     "/content".into(),
                     &c.id,
-                    format!("content `{}` is not the target of any classification rule", c.id),
+                    format!(
+                        "content `{}` is not the target of any classification rule",
+                        c.id
+                    ),
                 );
             }
         }
@@ -559,14 +573,24 @@ impl Compiler {
         // Exclusions.
         let ex = &doc.exclusions;
         if ex.systems.is_empty() && !ex.match_codes_without_system {
-            self.problem("/exclusions/systems".into(), "no code systems: no code could be excluded");
+            self.problem(
+                "/exclusions/systems".into(),
+                "no code systems: no code could be excluded",
+            );
         }
-        self.unique("/exclusions/categories", ex.categories.iter().map(|c| c.id.as_str()));
+        self.unique(
+            "/exclusions/categories",
+            ex.categories.iter().map(|c| c.id.as_str()),
+        );
         let mut all_patterns = Vec::new();
         let mut seen_codes: HashMap<CodePattern, String> = HashMap::new();
         for (i, cat) in ex.categories.iter().enumerate() {
             if cat.codes.is_empty() {
-                self.rule_problem(format!("/exclusions/categories/{i}/codes"), &cat.id, "no codes");
+                self.rule_problem(
+                    format!("/exclusions/categories/{i}/codes"),
+                    &cat.id,
+                    "no codes",
+                );
             }
             let Ok(ci) = u16::try_from(i) else {
                 self.problem("/exclusions/categories".into(), "too many categories");
@@ -591,7 +615,10 @@ impl Compiler {
         }
         let exclusion_matcher = CodeMatcher::build(all_patterns);
         if exclusion_matcher.is_broken() {
-            self.problem("/exclusions".into(), "could not build the exclusion automaton");
+            self.problem(
+                "/exclusions".into(),
+                "could not build the exclusion automaton",
+            );
         }
         let categories: Vec<String> = ex.categories.iter().map(|c| c.id.clone()).collect();
         self.unique("/exclusions/lifts", ex.lifts.iter().map(|l| l.id.as_str()));
@@ -655,15 +682,27 @@ impl Compiler {
 
         // Consent, break glass.
         if doc.consent.purposes.is_empty() {
-            self.problem("/consent/purposes".into(), "no purposes: nothing could ever be shared");
+            self.problem(
+                "/consent/purposes".into(),
+                "no purposes: nothing could ever be shared",
+            );
         }
         let bg = &doc.break_glass;
-        self.unique("/break_glass/reasons", bg.reasons.iter().map(|r| r.code.as_str()));
+        self.unique(
+            "/break_glass/reasons",
+            bg.reasons.iter().map(|r| r.code.as_str()),
+        );
         if bg.reason_required && bg.reasons.is_empty() {
-            self.problem("/break_glass/reasons".into(), "a reason is required but none are listed");
+            self.problem(
+                "/break_glass/reasons".into(),
+                "a reason is required but none are listed",
+            );
         }
         if !(1..=1440).contains(&bg.max_minutes) {
-            self.problem("/break_glass/max_minutes".into(), "must be 1 to 1440 minutes");
+            self.problem(
+                "/break_glass/max_minutes".into(),
+                "must be 1 to 1440 minutes",
+            );
         }
 
         if !self.problems.is_empty() {

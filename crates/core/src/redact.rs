@@ -55,7 +55,12 @@ pub fn not_found_body() -> Vec<u8> {
 impl Policy {
     /// Parses a FHIR JSON record, decides every entry and returns what the
     /// viewer may see. Every error means nothing is released.
-    pub fn redact(&self, record: &[u8], request: &Request<'_>, limits: Limits) -> Result<Redacted, RedactError> {
+    pub fn redact(
+        &self,
+        record: &[u8],
+        request: &Request<'_>,
+        limits: Limits,
+    ) -> Result<Redacted, RedactError> {
         if record.len() > limits.max_bytes {
             return Err(RedactError::TooLarge {
                 size: record.len(),
@@ -67,7 +72,11 @@ impl Policy {
     }
 
     /// As [`Policy::redact`], for an already parsed record.
-    pub fn redact_value(&self, value: &Value, request: &Request<'_>) -> Result<Redacted, RedactError> {
+    pub fn redact_value(
+        &self,
+        value: &Value,
+        request: &Request<'_>,
+    ) -> Result<Redacted, RedactError> {
         let doc = value.as_object().ok_or_else(|| RedactError::Structure {
             path: "".into(),
             message: "expected a FHIR resource object".into(),
@@ -101,7 +110,10 @@ impl Policy {
         let matches = kept
             .iter()
             .filter(|e| {
-                e.get("search").and_then(|s| s.get("mode")).and_then(Value::as_str) != Some("include")
+                e.get("search")
+                    .and_then(|s| s.get("mode"))
+                    .and_then(Value::as_str)
+                    != Some("include")
             })
             .count();
         for (key, v) in doc {

@@ -73,12 +73,11 @@ impl Viewer {
     /// Parses a viewer from JSON; errors name the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ViewerError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let viewer: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            ViewerError::Shape {
+        let viewer: Self =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ViewerError::Shape {
                 path: crate::policy::pointer(e.path()),
                 message: crate::error::scrub(&e.inner().to_string()),
-            }
-        })?;
+            })?;
         de.end().map_err(|e| ViewerError::Shape {
             path: "/".into(),
             message: crate::error::scrub(&e.to_string()),
@@ -131,7 +130,11 @@ impl Viewer {
             return Ok(None);
         };
         let rules = &policy.document.break_glass;
-        let reason = bg.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let reason = bg
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
         match reason {
             None if rules.reason_required => return Err(BreakGlassError::ReasonRequired),
             Some(code) if !rules.reasons.iter().any(|r| r.code == code) => {
