@@ -7,7 +7,7 @@
 )]
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const SETTING: &str = "https://fhir.tiergate.example/CodeSystem/care-setting";
@@ -22,7 +22,7 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-fn write(dir: &PathBuf, name: &str, body: &str) -> String {
+fn write(dir: &Path, name: &str, body: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();
     p.to_string_lossy().into_owned()

@@ -437,15 +437,25 @@ mod fhir {
                 ConsentError::new(format!("{path}/provision"), "a Consent needs a provision")
             })?;
         // Depth-first, parents before children, so a nested exception is
-        // later in the list and wins over its parent at the same time.
-        let mut stack = vec![(
-            provision,
-            format!("{path}/provision"),
-            0usize,
-            id.to_owned(),
-            None::<Period>,
-        )];
-        while let Some((prov, ppath, depth, pid, inherited_period)) = stack.pop() {
+        // later in the list and wins over its parent at the same time. A
+        // nested provision stays within its parent: it inherits every
+        // actor and scope kind it leaves empty, and may only narrow the
+        // ones it names.
+        let mut stack: Vec<Frame<'_>> = vec![Frame {
+            prov: provision,
+            path: format!("{path}/provision"),
+            depth: 0,
+            id: id.to_owned(),
+            parent: None,
+        }];
+        while let Some(Frame {
+            prov,
+            path: ppath,
+            depth,
+            id: pid,
+            parent,
+        }) = stack.pop()
+        {
             if depth > MAX_NESTING {
                 return Err(ConsentError::new(ppath, "provisions nested too deeply"));
             }
@@ -472,35 +482,124 @@ mod fhir {
                     start: p.get("start").and_then(Value::as_str).map(str::to_owned),
                     end: p.get("end").and_then(Value::as_str).map(str::to_owned),
                 }),
-                None => inherited_period.clone(),
+                None => parent.as_ref().and_then(|p| p.period.clone()),
             };
-            let actors = read_actors(prov, &ppath, policy)?;
-            let scope = read_scope(prov, &ppath, policy)?;
-            out.push(ConsentDirective {
+            let mut actors = read_actors(prov, &ppath, policy)?;
+            let mut scope = read_scope(prov, &ppath, policy)?;
+            if let Some(parent) = &parent {
+                actors = Actors {
+                    organisations: within(
+                        &parent.actors.organisations,
+                        actors.organisations,
+                        &ppath,
+                        "actor",
+                    )?,
+                    profiles: within(&parent.actors.profiles, actors.profiles, &ppath, "actor")?,
+                    users: within(&parent.actors.users, actors.users, &ppath, "actor")?,
+                };
+                scope.segments = if scope.segments.is_empty() {
+                    parent.scope.segments.clone()
+                } else if parent.scope.segments.is_empty()
+                    || scope
+                        .segments
+                        .iter()
+                        .all(|c| parent.scope.segments.iter().any(|p| p.segment == c.segment))
+                {
+                    scope.segments
+                } else {
+                    return Err(ConsentError::new(
+                        format!("{ppath}/code"),
+                        "a nested provision may not name a segment its parent does not cover",
+                    ));
+                };
+                scope.content = within(&parent.scope.content, scope.content, &ppath, "code")?;
+                scope.categories =
+                    within(&parent.scope.categories, scope.categories, &ppath, "code")?;
+                scope.entries = within(&parent.scope.entries, scope.entries, &ppath, "data")?;
+            }
+            let directive = ConsentDirective {
                 id: pid.clone(),
                 kind,
                 recorded: recorded.to_owned(),
-                period: period.clone(),
+                period,
                 actors,
                 scope,
-            });
+            };
+            if kind == DirectiveKind::Deny || shares(prov, &ppath)? {
+                out.push(directive.clone());
+            }
             if let Some(children) = prov.get("provision").and_then(Value::as_array) {
                 for (i, child) in children.iter().enumerate().rev() {
                     let cpath = format!("{ppath}/provision/{i}");
                     let child = child
                         .as_object()
                         .ok_or_else(|| ConsentError::new(cpath.clone(), "expected an object"))?;
-                    stack.push((
-                        child,
-                        cpath,
-                        depth + 1,
-                        format!("{pid}.{i}"),
-                        period.clone(),
-                    ));
+                    stack.push(Frame {
+                        prov: child,
+                        path: cpath,
+                        depth: depth + 1,
+                        id: format!("{pid}.{i}"),
+                        parent: Some(directive.clone()),
+                    });
                 }
             }
         }
         Ok(())
+    }
+
+    /// A provision waiting to be read, with the directive of its parent.
+    struct Frame<'a> {
+        prov: &'a Map<String, Value>,
+        path: String,
+        depth: usize,
+        id: String,
+        parent: Option<ConsentDirective>,
+    }
+
+    /// A nested provision's values of one kind: the parent's when it names
+    /// none, its own when they are all within the parent's.
+    fn within(
+        parent: &[String],
+        child: Vec<String>,
+        path: &str,
+        element: &str,
+    ) -> Result<Vec<String>, ConsentError> {
+        if child.is_empty() {
+            Ok(parent.to_vec())
+        } else if parent.is_empty() || child.iter().all(|c| parent.contains(c)) {
+            Ok(child)
+        } else {
+            Err(ConsentError::new(
+                format!("{path}/{element}"),
+                "a nested provision may not reach beyond its parent",
+            ))
+        }
+    }
+
+    /// Whether a permit's actions include viewing (`access`, `use` or
+    /// `disclose`); a permit only to `collect` or `correct` shares nothing.
+    fn shares(prov: &Map<String, Value>, path: &str) -> Result<bool, ConsentError> {
+        let Some(actions) = prov.get("action") else {
+            return Ok(true);
+        };
+        let actions = actions
+            .as_array()
+            .ok_or_else(|| ConsentError::new(format!("{path}/action"), "expected an array"))?;
+        let mut codes = Vec::new();
+        for a in actions {
+            for c in a
+                .get("coding")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                codes.push(c.get("code").and_then(Value::as_str).unwrap_or(""));
+            }
+        }
+        Ok(codes.is_empty()
+            || codes
+                .iter()
+                .any(|c| matches!(*c, "access" | "use" | "disclose")))
     }
 
     fn read_actors(
@@ -611,6 +710,15 @@ mod fhir {
             .flatten()
             .enumerate()
         {
+            match d.get("meaning").and_then(Value::as_str) {
+                None | Some("instance") => {}
+                Some(_) => {
+                    return Err(ConsentError::new(
+                        format!("{path}/data/{i}/meaning"),
+                        "only `instance` data references are supported: refusing to guess the rest",
+                    ))
+                }
+            }
             let r = d
                 .get("reference")
                 .and_then(|r| r.get("reference"))

@@ -74,9 +74,11 @@ mod decide;
 pub mod document;
 mod error;
 pub mod fhirtime;
+pub mod hl7v2;
 mod policy;
 mod redact;
 mod segment;
+pub mod terms;
 mod viewer;
 
 pub use consent::{

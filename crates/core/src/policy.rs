@@ -43,6 +43,8 @@ impl Profile {
 #[derive(Debug, Clone)]
 pub struct Content {
     pub id: String,
+    /// Position in the document's `content` list.
+    pub index: usize,
     pub label: String,
     pub placement: Placement,
 }
@@ -325,6 +327,7 @@ impl Compiler {
             }
             content.push(Content {
                 id: c.id.clone(),
+                index: i,
                 label: c.label.clone(),
                 placement: Placement::new(si, c.tier),
             });
@@ -560,7 +563,7 @@ impl Compiler {
         for (i, c) in content.iter().enumerate() {
             if !placed.contains(&i) {
                 self.rule_problem(
-                    "/content".into(),
+                    format!("/content/{}", c.index),
                     &c.id,
                     format!(
                         "content `{}` is not the target of any classification rule",

@@ -1,0 +1,197 @@
+//! HL7 v2 messages (ADT, ORU, MDM): parsing and writing.
+//!
+//! Segments may end with `\r` (the standard), `\n` or `\r\n`, and a UTF-8
+//! byte order mark is skipped. Output always uses `\r`. Field, component and
+//! repetition separators come from MSH-1 and MSH-2.
+
+/// A parsed message. Fields keep their raw (still escaped) text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub field_sep: char,
+    pub component_sep: char,
+    pub repetition_sep: char,
+    pub segments: Vec<Segment>,
+}
+
+/// One segment: its name and fields. For MSH, `fields[0]` is MSH-2 (the
+/// encoding characters); for every other segment `fields[0]` is field 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub name: String,
+    pub fields: Vec<String>,
+}
+
+/// Why a message could not be parsed. Messages never quote content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Hl7Error {
+    #[error("hl7v2: the message does not start with an MSH segment")]
+    NoHeader,
+    #[error("hl7v2: segment {0} has a malformed name")]
+    BadSegmentName(usize),
+    #[error("hl7v2: MSH has no encoding characters")]
+    BadEncoding,
+    #[error("hl7v2: the message is not UTF-8")]
+    NotUtf8,
+}
+
+/// A coded element (CE/CWE/CNE): the code and coding-system name of the
+/// first and alternate triplets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coded<'a> {
+    pub code: &'a str,
+    pub text: &'a str,
+    pub system: &'a str,
+}
+
+impl Message {
+    /// Whether these bytes look like an HL7 v2 message.
+    pub fn sniff(bytes: &[u8]) -> bool {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        body.starts_with(b"MSH")
+    }
+
+    /// Parses a message.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Hl7Error> {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = std::str::from_utf8(body).map_err(|_| Hl7Error::NotUtf8)?;
+        let mut lines = text.split(['\r', '\n']).filter(|l| !l.trim().is_empty());
+        let header = lines.next().ok_or(Hl7Error::NoHeader)?;
+        if !header.starts_with("MSH") {
+            return Err(Hl7Error::NoHeader);
+        }
+        let mut chars = header.chars().skip(3);
+        let field_sep = chars.next().ok_or(Hl7Error::BadEncoding)?;
+        let encoding: Vec<char> = chars.take_while(|c| *c != field_sep).collect();
+        let component_sep = *encoding.first().ok_or(Hl7Error::BadEncoding)?;
+        let repetition_sep = encoding.get(1).copied().unwrap_or('~');
+        if field_sep.is_alphanumeric() || component_sep.is_alphanumeric() {
+            return Err(Hl7Error::BadEncoding);
+        }
+        let mut segments = Vec::new();
+        for (i, line) in std::iter::once(header).chain(lines).enumerate() {
+            let mut parts = line.split(field_sep);
+            let name = parts.next().unwrap_or_default();
+            if name.len() != 3
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            {
+                return Err(Hl7Error::BadSegmentName(i));
+            }
+            segments.push(Segment {
+                name: name.to_owned(),
+                fields: parts.map(str::to_owned).collect(),
+            });
+        }
+        Ok(Self {
+            field_sep,
+            component_sep,
+            repetition_sep,
+            segments,
+        })
+    }
+
+    /// Writes the message with `\r` after every segment.
+    pub fn write(&self) -> Vec<u8> {
+        let mut out = String::new();
+        let sep = self.field_sep.to_string();
+        for s in &self.segments {
+            out.push_str(&s.name);
+            for f in &s.fields {
+                out.push_str(&sep);
+                out.push_str(f);
+            }
+            out.push('\r');
+        }
+        out.into_bytes()
+    }
+
+    /// MSH-9 message code and trigger event (`ADT`, `A01`).
+    pub fn message_type(&self) -> (&str, &str) {
+        let msh9 = self
+            .segments
+            .first()
+            .and_then(|s| s.field(9, true))
+            .unwrap_or_default();
+        let mut comps = msh9.split(self.component_sep);
+        (
+            comps.next().unwrap_or_default(),
+            comps.next().unwrap_or_default(),
+        )
+    }
+
+    /// The coded elements in a field: every repetition, both triplets.
+    pub fn coded<'a>(&self, field: &'a str) -> Vec<Coded<'a>> {
+        let mut out = Vec::new();
+        for rep in field.split(self.repetition_sep) {
+            let c: Vec<&str> = rep.split(self.component_sep).collect();
+            for base in [0usize, 3] {
+                let code = c.get(base).copied().unwrap_or_default();
+                if !code.is_empty() {
+                    out.push(Coded {
+                        code,
+                        text: c.get(base + 1).copied().unwrap_or_default(),
+                        system: c.get(base + 2).copied().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Segment {
+    /// Field `n` (1-based, as HL7 numbers them).
+    pub fn field(&self, n: usize, is_msh: bool) -> Option<&str> {
+        // MSH-1 is the separator itself, so MSH-n is fields[n-2].
+        let index = if is_msh {
+            n.checked_sub(2)?
+        } else {
+            n.checked_sub(1)?
+        };
+        self.fields.get(index).map(String::as_str)
+    }
+
+    /// Sets field `n` of a non-MSH segment, if present.
+    pub fn set_field(&mut self, n: usize, value: String) {
+        if let Some(f) = n.checked_sub(1).and_then(|i| self.fields.get_mut(i)) {
+            *f = value;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_any_line_ending_and_bom() {
+        let lf = "\u{feff}MSH|^~\\&|A|B|C|D|20260101||ADT^A01|1|P|2.5\nPID|1||123\nDG1|1||A788.^AIDS^READ\n";
+        let m = Message::parse(lf.as_bytes()).unwrap();
+        assert_eq!(m.segments.len(), 3);
+        assert_eq!(m.message_type(), ("ADT", "A01"));
+        let dg1 = &m.segments[2];
+        let coded = m.coded(dg1.field(3, false).unwrap());
+        assert_eq!(
+            coded[0],
+            Coded {
+                code: "A788.",
+                text: "AIDS",
+                system: "READ"
+            }
+        );
+        let cr = Message::parse(lf.replace('\n', "\r").as_bytes()).unwrap();
+        assert_eq!(cr, m);
+        assert_eq!(Message::parse(&m.write()).unwrap(), m);
+        assert!(m.write().ends_with(b"\r"));
+    }
+
+    #[test]
+    fn rejects_non_messages() {
+        assert_eq!(Message::parse(b"PID|1"), Err(Hl7Error::NoHeader));
+        assert_eq!(Message::parse(b""), Err(Hl7Error::NoHeader));
+        assert_eq!(Message::parse(b"MSH"), Err(Hl7Error::BadEncoding));
+        assert!(Message::parse(b"MSH|^~\\&|\rpid|1").is_err());
+        assert_eq!(Message::parse(b"MSH|^~\\&|\xff"), Err(Hl7Error::NotUtf8));
+    }
+}
