@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::policy::{Outcome, Policy, Rule};
+use crate::policy::{Outcome, Policy, Rule, SecurityAction};
 
 /// Elements that name the organisation or person responsible for an entry.
 const AUTHOR_ELEMENTS: &[&str] = &[
@@ -102,6 +102,46 @@ pub(crate) fn normalise_reference(reference: &str) -> Option<&str> {
     trimmed.get(start..)
 }
 
+/// What in a resource names an exclusion category.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sensitivity {
+    /// Categories of codes.
+    pub(crate) codes: Vec<u16>,
+    /// Categories of terms in free text.
+    pub(crate) text: Vec<u16>,
+    /// Categories from security labels.
+    pub(crate) labels: Vec<u16>,
+    /// A label that withholds from everyone.
+    pub(crate) withhold_label: bool,
+}
+
+/// Decodes standard or URL-safe base64, ignoring white space. `None` if it
+/// is not base64.
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for b in text.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = ((acc << 6) | u32::from(v)) & 0xffff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((acc >> bits) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// What classification found out about one entry.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Classified {
@@ -114,6 +154,7 @@ impl Policy {
     pub(crate) fn classify(
         &self,
         res: &Map<String, Value>,
+        holder: &Map<String, Value>,
         index: &Index<'_>,
         default_setting: Option<usize>,
     ) -> Classified {
@@ -121,7 +162,7 @@ impl Policy {
             .get("resourceType")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let (org_setting, organisations) = self.organisations_of(res, index);
+        let (org_setting, organisations) = self.organisations_of(res, holder, index);
         let setting = self
             .tagged_setting(res)
             .unwrap_or_else(|| self.source_setting(res).or(org_setting).or(default_setting));
@@ -166,6 +207,7 @@ impl Policy {
     fn organisations_of(
         &self,
         res: &Map<String, Value>,
+        holder: &Map<String, Value>,
         index: &Index<'_>,
     ) -> (Option<usize>, Vec<String>) {
         let id_systems = &self.document.settings.organisation_identifier_systems;
@@ -184,7 +226,7 @@ impl Policy {
             let Some(target) = r.get("reference").and_then(Value::as_str) else {
                 continue;
             };
-            let Some(org) = index.resolve(target, res) else {
+            let Some(org) = index.resolve(target, holder) else {
                 continue;
             };
             if org.get("resourceType").and_then(Value::as_str) != Some("Organization") {
@@ -288,37 +330,70 @@ impl Policy {
         self.rules.get(rule).map(|r| r.id.as_str())
     }
 
-    /// Exclusion categories of every code anywhere in the resource:
-    /// codings, `code` elements, extensions and components alike.
-    pub(crate) fn excluded_categories(&self, res: &Map<String, Value>) -> Vec<u16> {
-        let mut out = Vec::new();
-        let mut stack: Vec<&Map<String, Value>> = vec![res];
-        while let Some(obj) = stack.pop() {
-            let system = obj.get("system").and_then(Value::as_str);
-            for (key, value) in obj {
-                match value {
-                    Value::String(s) if key == "code" => self.match_exclusion(system, s, &mut out),
-                    Value::String(s) if key == "valueCode" => {
-                        self.match_exclusion(None, s, &mut out)
-                    }
-                    Value::Object(child) => stack.push(child),
-                    Value::Array(items) => {
-                        for item in items {
-                            match item {
-                                Value::Object(child) => stack.push(child),
-                                Value::String(s) if key == "valueCode" || key == "code" => {
-                                    self.match_exclusion(None, s, &mut out)
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+    /// Everything in a resource that names an exclusion category: codes
+    /// anywhere (codings, `code` elements, extensions, components), terms in
+    /// free text (narrative, notes, `display`, `text`, decoded attachments)
+    /// and `meta.security` labels. Contained resources are judged on their own.
+    pub(crate) fn sensitivity(&self, res: &Map<String, Value>) -> Sensitivity {
+        let mut s = Sensitivity::default();
+        for label in res
+            .get("meta")
+            .and_then(|m| m.get("security"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let system = label.get("system").and_then(Value::as_str).unwrap_or("");
+            let code = label.get("code").and_then(Value::as_str).unwrap_or("");
+            match self
+                .security_labels
+                .get(&(system.to_owned(), code.to_owned()))
+            {
+                Some(SecurityAction::Category(c)) => s.labels.push(*c),
+                Some(SecurityAction::Withhold) => s.withhold_label = true,
+                None => {}
             }
         }
-        out.sort_unstable();
-        out
+        let mut stack: Vec<(&str, &Value, &Map<String, Value>)> = res
+            .iter()
+            .filter(|(k, _)| k.as_str() != "contained")
+            .map(|(k, v)| (k.as_str(), v, res))
+            .collect();
+        while let Some((key, value, parent)) = stack.pop() {
+            match value {
+                Value::String(text) => self.scan_string(key, text, parent, &mut s),
+                Value::Object(child) => {
+                    stack.extend(child.iter().map(|(k, v)| (k.as_str(), v, child)))
+                }
+                Value::Array(items) => stack.extend(items.iter().map(|v| (key, v, parent))),
+                _ => {}
+            }
+        }
+        s.codes.sort_unstable();
+        s.codes.dedup();
+        s.text.sort_unstable();
+        s.text.dedup();
+        s
+    }
+
+    fn scan_string(&self, key: &str, text: &str, parent: &Map<String, Value>, s: &mut Sensitivity) {
+        match key {
+            "code" => {
+                let system = parent.get("system").and_then(Value::as_str);
+                self.match_exclusion(system, text, &mut s.codes);
+            }
+            "valueCode" => self.match_exclusion(None, text, &mut s.codes),
+            "data"
+                if parent.contains_key("contentType") || parent.get("resourceType").is_some() =>
+            {
+                if let Some(decoded) = decode_base64(text) {
+                    self.terms
+                        .find_into(&String::from_utf8_lossy(&decoded), &mut s.text);
+                }
+            }
+            _ if self.skip_text.contains(key) => {}
+            _ => self.terms.find_into(text, &mut s.text),
+        }
     }
 }
 

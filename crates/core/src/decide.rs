@@ -1,7 +1,7 @@
 //! Decisions: for one viewer and one record, which entries may be shared,
 //! and why each withheld entry was withheld.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -38,6 +38,10 @@ pub enum Reason {
     NotReferenced,
     AboutWithheld,
     MalformedEntry,
+    SecurityLabel,
+    DuplicateId,
+    ContainedWithheld,
+    EmptyAfterRedaction,
 }
 
 impl Reason {
@@ -55,6 +59,10 @@ impl Reason {
             Reason::NotReferenced => "not_referenced".into(),
             Reason::AboutWithheld => "about_withheld".into(),
             Reason::MalformedEntry => "malformed_entry".into(),
+            Reason::SecurityLabel => "security_label".into(),
+            Reason::DuplicateId => "duplicate_id".into(),
+            Reason::ContainedWithheld => "contained_withheld".into(),
+            Reason::EmptyAfterRedaction => "empty_after_redaction".into(),
         }
     }
 }
@@ -99,7 +107,7 @@ pub struct EntryDecision {
     pub decision: Verdict,
     /// Empty when allowed.
     pub reasons: Vec<Reason>,
-    /// `summary-2`, `own_organisation`, `referenced` or `about`.
+    /// `summary-2`, `own_organisation`, `referenced`, `about` or `contains_shared`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_by: Option<String>,
     /// The consent directive that allowed it.
@@ -107,6 +115,12 @@ pub struct EntryDecision {
     pub consent: Option<String>,
     /// Allowed only because of break glass.
     pub break_glass: bool,
+    /// Local ids of contained resources removed from an allowed entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld_contained: Vec<String>,
+    /// Categories whose terms are masked out of this entry's free text.
+    #[serde(skip)]
+    pub(crate) mask: Vec<u16>,
 }
 
 /// The per-request summary.
@@ -211,6 +225,15 @@ struct Pending {
     outcome: Option<Outcome>,
 }
 
+/// What stays the same for every entry of one request.
+pub(crate) struct Ctx<'r> {
+    request: &'r Request<'r>,
+    profile: &'r crate::policy::Profile,
+    break_glass: bool,
+    pub(crate) blocked: Option<Reason>,
+    default_setting: Option<usize>,
+}
+
 impl Policy {
     /// Decides every entry of a parsed FHIR document for one request.
     pub fn decide(&self, record: &Value, request: &Request<'_>) -> Result<Decisions, RedactError> {
@@ -227,58 +250,19 @@ impl Policy {
         entries: &[EntryView<'_>],
         request: &Request<'_>,
     ) -> Result<Decisions, RedactError> {
+        let (ctx, break_glass) = self.context(request)?;
         let viewer = request.viewer;
-        viewer.validate(self)?;
-        let profile = self.profile(&viewer.profile).ok_or_else(|| {
-            crate::error::ViewerError::UnknownProfile {
-                profile: viewer.profile.clone(),
-            }
-        })?;
-        let break_glass = viewer.break_glass_at(self, request.now)?;
-        let default_setting = match request.default_setting {
-            None => None,
-            Some(s) => Some(
-                self.setting_index(s)
-                    .ok_or_else(|| RedactError::UnknownSetting {
-                        setting: s.chars().take(64).collect(),
-                    })?,
-            ),
-        };
-        let doc_rules = &self.document;
-        let blocked = if !doc_rules
-            .consent
-            .purposes
-            .iter()
-            .any(|p| p == &viewer.purpose)
-        {
-            Some(Reason::PurposeNotPermitted)
-        } else if doc_rules.training.required {
-            match viewer.training_state(request.now) {
-                TrainingState::Current => None,
-                TrainingState::Missing => Some(Reason::TrainingMissing),
-                TrainingState::Expired => Some(Reason::TrainingExpired),
-            }
-        } else {
-            None
-        };
-
         let index = Index::new(entries);
+        let mut seen_refs: HashMap<&str, usize> = HashMap::new();
+        for e in entries {
+            if let Some(r) = &e.reference {
+                *seen_refs.entry(r.as_str()).or_insert(0) += 1;
+            }
+        }
         let mut pending: Vec<Pending> = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
-            let mut d = EntryDecision {
-                index: i,
-                resource_type: None,
-                id: None,
-                rule: None,
-                setting: None,
-                placements: Vec::new(),
-                decision: Verdict::Withhold,
-                reasons: Vec::new(),
-                allowed_by: None,
-                consent: None,
-                break_glass: false,
-            };
             let Some(res) = entry.resource else {
+                let mut d = blank(i);
                 d.reasons.push(Reason::MalformedEntry);
                 pending.push(Pending {
                     decision: d,
@@ -287,170 +271,42 @@ impl Policy {
                 });
                 continue;
             };
-            d.resource_type = res
-                .get("resourceType")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            d.id = res.get("id").and_then(Value::as_str).map(str::to_owned);
-            let classified = self.classify(res, &index, default_setting);
-            d.setting = classified
-                .setting
-                .and_then(|s| self.settings.get(s).cloned());
-            let categories = self.excluded_categories(res);
-            let Some(rule) = classified.rule else {
-                d.reasons.push(Reason::Unclassified);
-                pending.push(Pending {
-                    decision: d,
-                    categories,
-                    outcome: None,
-                });
-                continue;
-            };
-            d.rule = self.rule_id(rule).map(str::to_owned);
-            let outcome = self.outcome(rule).cloned();
-            let content_ix: Vec<usize> = match &outcome {
-                Some(Outcome::Place(ix)) => ix.clone(),
-                _ => Vec::new(),
-            };
-            let placements: Vec<Placement> = content_ix
-                .iter()
-                .filter_map(|c| self.content.get(*c).map(|c| c.placement))
-                .collect();
-            d.placements = content_ix
-                .iter()
-                .filter_map(|c| self.content.get(*c))
-                .map(|c| PlacementOut {
-                    segment: self
-                        .segments
-                        .get(usize::from(c.placement.segment))
-                        .map(|s| s.id.clone())
-                        .unwrap_or_default(),
-                    tier: c.placement.tier,
-                    content: c.id.clone(),
-                })
-                .collect();
-            if let Some(reason) = &blocked {
-                d.reasons.push(reason.clone());
-                pending.push(Pending {
-                    decision: d,
-                    categories,
-                    outcome,
-                });
-                continue;
-            }
-            if !matches!(outcome, Some(Outcome::Place(_))) {
-                // Dependent and about entries are decided in the second pass.
-                pending.push(Pending {
-                    decision: d,
-                    categories,
-                    outcome,
-                });
-                continue;
-            }
-            let key = EntryKey {
+            let key = EntryRef {
                 reference: entry.reference.as_deref(),
                 full_url: entry.full_url,
-                content: &content_ix,
-                categories: &categories,
             };
-            let verdict = |p: Placement| request.consent.verdict(viewer, request.now, key, Some(p));
-            let unlifted: Vec<u16> = categories
-                .iter()
-                .copied()
-                .filter(|c| {
-                    !self.lifts.iter().any(|l| {
-                        l.covers(*c)
-                            && profile.reaches(l.grant)
-                            && placements.iter().any(|p| {
-                                p.segment == l.grant.segment
-                                    && profile.reaches(*p)
-                                    && (!doc_rules.consent.required
-                                        || matches!(verdict(*p), ConsentVerdict::Permit(_)))
-                            })
-                    })
-                })
-                .collect();
-            if !unlifted.is_empty() {
-                d.reasons = self.exclusion_reasons(&unlifted);
-                pending.push(Pending {
-                    decision: d,
-                    categories,
-                    outcome,
-                });
-                continue;
+            let mut p = self.judge(i, res, res, key, &index, &ctx, None);
+            if entry
+                .reference
+                .as_deref()
+                .is_some_and(|r| seen_refs.get(r).copied().unwrap_or(0) > 1)
+            {
+                // Two entries claim the same identity: a reference to one
+                // could reveal the other. Neither is shared.
+                p.decision.decision = Verdict::Withhold;
+                p.decision.allowed_by = None;
+                p.decision.consent = None;
+                p.decision.break_glass = false;
+                p.decision.reasons = vec![Reason::DuplicateId];
             }
-            let own = doc_rules.own_organisation.pass_through
-                && classified
-                    .organisations
-                    .iter()
-                    .any(|o| o == &viewer.organisation);
-            if own {
-                d.decision = Verdict::Allow;
-                d.allowed_by = Some("own_organisation".into());
-                pending.push(Pending {
-                    decision: d,
-                    categories,
-                    outcome,
-                });
-                continue;
-            }
-            let mut by_break_glass: Option<Placement> = None;
-            for p in &placements {
-                if !profile.reaches(*p) {
-                    push_unique(&mut d.reasons, Reason::TierNotGranted);
-                    continue;
-                }
-                match verdict(*p) {
-                    ConsentVerdict::Permit(id) => {
-                        d.decision = Verdict::Allow;
-                        d.allowed_by = Some(self.placement_label(*p));
-                        d.consent = Some(id.to_owned());
-                        break;
-                    }
-                    ConsentVerdict::Deny(_) => {
-                        if break_glass.is_some() && doc_rules.break_glass.overrides_opt_out {
-                            by_break_glass.get_or_insert(*p);
-                        } else {
-                            push_unique(&mut d.reasons, Reason::OptedOut);
-                        }
-                    }
-                    ConsentVerdict::Silent if !doc_rules.consent.required => {
-                        d.decision = Verdict::Allow;
-                        d.allowed_by = Some(self.placement_label(*p));
-                        break;
-                    }
-                    ConsentVerdict::Silent => {
-                        if break_glass.is_some() {
-                            by_break_glass.get_or_insert(*p);
-                        } else {
-                            push_unique(&mut d.reasons, Reason::NoConsent);
-                        }
-                    }
-                }
-            }
-            if d.decision == Verdict::Withhold {
-                if let Some(p) = by_break_glass {
-                    d.decision = Verdict::Allow;
-                    d.allowed_by = Some(self.placement_label(p));
-                    d.break_glass = true;
-                }
-            }
-            if d.decision == Verdict::Allow {
-                d.reasons.clear();
-            }
-            d.reasons.sort();
-            pending.push(Pending {
-                decision: d,
-                categories,
-                outcome,
-            });
+            pending.push(p);
         }
 
-        if blocked.is_none() {
+        if ctx.blocked.is_none() {
             self.decide_supporting(&mut pending, entries, &index);
         }
 
         let decisions: Vec<EntryDecision> = pending.into_iter().map(|p| p.decision).collect();
+        Ok(self.summarise(decisions, viewer, break_glass))
+    }
+
+    pub(crate) fn summarise(
+        &self,
+        decisions: Vec<EntryDecision>,
+        viewer: &Viewer,
+        break_glass: Option<crate::viewer::ActiveBreakGlass>,
+    ) -> Decisions {
+        let rules = &self.document;
         let mut by_reason = BTreeMap::new();
         let mut allowed = 0;
         let mut allowed_bg = 0;
@@ -469,8 +325,8 @@ impl Policy {
                 }
             }
         }
-        let investigate = break_glass.is_some() && doc_rules.break_glass.investigate;
-        Ok(Decisions {
+        let investigate = break_glass.is_some() && rules.break_glass.investigate;
+        Decisions {
             summary: Summary {
                 policy: self.hash.clone(),
                 user_id: viewer.user_id.clone(),
@@ -485,7 +341,341 @@ impl Policy {
                 investigate,
             },
             entries: decisions,
-        })
+        }
+    }
+
+    pub(crate) fn context<'r>(
+        &'r self,
+        request: &'r Request<'r>,
+    ) -> Result<(Ctx<'r>, Option<crate::viewer::ActiveBreakGlass>), RedactError> {
+        let viewer = request.viewer;
+        viewer.validate(self)?;
+        let profile = self.profile(&viewer.profile).ok_or_else(|| {
+            crate::error::ViewerError::UnknownProfile {
+                profile: viewer.profile.clone(),
+            }
+        })?;
+        let break_glass = viewer.break_glass_at(self, request.now)?;
+        let default_setting = match request.default_setting {
+            None => None,
+            Some(s) => Some(
+                self.setting_index(s)
+                    .ok_or_else(|| RedactError::UnknownSetting {
+                        setting: s.chars().take(64).collect(),
+                    })?,
+            ),
+        };
+        let rules = &self.document;
+        let blocked = if !rules.consent.purposes.iter().any(|p| p == &viewer.purpose) {
+            Some(Reason::PurposeNotPermitted)
+        } else if rules.training.required {
+            match viewer.training_state(request.now) {
+                TrainingState::Current => None,
+                TrainingState::Missing => Some(Reason::TrainingMissing),
+                TrainingState::Expired => Some(Reason::TrainingExpired),
+            }
+        } else {
+            None
+        };
+        Ok((
+            Ctx {
+                request,
+                profile,
+                break_glass: break_glass.is_some(),
+                blocked,
+                default_setting,
+            },
+            break_glass,
+        ))
+    }
+
+    /// The categories that no lift covers for this viewer and entry.
+    pub(crate) fn unlifted(
+        &self,
+        categories: &[u16],
+        placements: &[Placement],
+        key: EntryKey<'_>,
+        ctx: &Ctx<'_>,
+    ) -> Vec<u16> {
+        let rules = &self.document;
+        let lifted = |c: u16| {
+            self.lifts.iter().any(|l| {
+                l.covers(c)
+                    && ctx.profile.reaches(l.grant)
+                    && placements.iter().any(|p| {
+                        p.segment == l.grant.segment
+                            && ctx.profile.reaches(*p)
+                            && (!rules.consent.required
+                                || matches!(
+                                    ctx.request.consent.verdict(
+                                        ctx.request.viewer,
+                                        ctx.request.now,
+                                        key,
+                                        Some(*p)
+                                    ),
+                                    ConsentVerdict::Permit(_)
+                                ))
+                    })
+            })
+        };
+        categories.iter().copied().filter(|c| !lifted(*c)).collect()
+    }
+
+    /// Allows `d` through the first placement the profile reaches and the
+    /// consent permits, or through break glass where consent is missing;
+    /// otherwise records why not.
+    pub(crate) fn grant(
+        &self,
+        d: &mut EntryDecision,
+        placements: &[Placement],
+        key: EntryKey<'_>,
+        ctx: &Ctx<'_>,
+    ) {
+        let rules = &self.document;
+        let mut by_break_glass: Option<Placement> = None;
+        for p in placements {
+            if !ctx.profile.reaches(*p) {
+                push_unique(&mut d.reasons, Reason::TierNotGranted);
+                continue;
+            }
+            match ctx
+                .request
+                .consent
+                .verdict(ctx.request.viewer, ctx.request.now, key, Some(*p))
+            {
+                ConsentVerdict::Permit(id) => {
+                    d.decision = Verdict::Allow;
+                    d.allowed_by = Some(self.placement_label(*p));
+                    d.consent = Some(id.to_owned());
+                    break;
+                }
+                ConsentVerdict::Deny(_) => {
+                    if ctx.break_glass && rules.break_glass.overrides_opt_out {
+                        by_break_glass.get_or_insert(*p);
+                    } else {
+                        push_unique(&mut d.reasons, Reason::OptedOut);
+                    }
+                }
+                ConsentVerdict::Silent if !rules.consent.required => {
+                    d.decision = Verdict::Allow;
+                    d.allowed_by = Some(self.placement_label(*p));
+                    break;
+                }
+                ConsentVerdict::Silent => {
+                    if ctx.break_glass {
+                        by_break_glass.get_or_insert(*p);
+                    } else {
+                        push_unique(&mut d.reasons, Reason::NoConsent);
+                    }
+                }
+            }
+        }
+        if d.decision == Verdict::Withhold {
+            if let Some(p) = by_break_glass {
+                d.decision = Verdict::Allow;
+                d.allowed_by = Some(self.placement_label(p));
+                d.break_glass = true;
+            }
+        }
+        if d.decision == Verdict::Allow {
+            d.reasons.clear();
+        }
+        d.reasons.sort();
+    }
+
+    /// Decides one resource. `holder` is the resource whose `contained`
+    /// resolves `#id` references (the resource itself, or its parent).
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        i: usize,
+        res: &Map<String, Value>,
+        holder: &Map<String, Value>,
+        key: EntryRef<'_>,
+        index: &Index<'_>,
+        ctx: &Ctx<'_>,
+        parent_setting: Option<usize>,
+    ) -> Pending {
+        let viewer = ctx.request.viewer;
+        let rules = &self.document;
+        let mut d = blank(i);
+        d.resource_type = res
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        d.id = res.get("id").and_then(Value::as_str).map(str::to_owned);
+        let classified = self.classify(res, holder, index, parent_setting.or(ctx.default_setting));
+        d.setting = classified
+            .setting
+            .and_then(|s| self.settings.get(s).cloned());
+        let sensitivity = self.sensitivity(res);
+        let mut categories = sensitivity.codes.clone();
+        if !self.mask_free_text {
+            categories.extend(sensitivity.text.iter().copied());
+        }
+        categories.extend(sensitivity.labels.iter().copied());
+        // A contained resource the entry refers to is part of what it reveals.
+        if let Some(contained) = res.get("contained").and_then(Value::as_array) {
+            let mut local_refs = HashSet::new();
+            collect_local_references(res, &mut local_refs);
+            for child in contained.iter().filter_map(Value::as_object) {
+                let id = child.get("id").and_then(Value::as_str).unwrap_or_default();
+                if local_refs.contains(id) {
+                    let cs = self.sensitivity(child);
+                    categories.extend(cs.codes);
+                    if !self.mask_free_text {
+                        categories.extend(cs.text);
+                    }
+                    categories.extend(cs.labels);
+                }
+            }
+        }
+        categories.sort_unstable();
+        categories.dedup();
+        let Some(rule) = classified.rule else {
+            d.reasons.push(Reason::Unclassified);
+            return Pending {
+                decision: d,
+                categories,
+                outcome: None,
+            };
+        };
+        d.rule = self.rule_id(rule).map(str::to_owned);
+        let outcome = self.outcome(rule).cloned();
+        let content_ix: Vec<usize> = match &outcome {
+            Some(Outcome::Place(ix)) => ix.clone(),
+            _ => Vec::new(),
+        };
+        let placements: Vec<Placement> = content_ix
+            .iter()
+            .filter_map(|c| self.content.get(*c).map(|c| c.placement))
+            .collect();
+        d.placements = content_ix
+            .iter()
+            .filter_map(|c| self.content.get(*c))
+            .map(|c| PlacementOut {
+                segment: self
+                    .segments
+                    .get(usize::from(c.placement.segment))
+                    .map(|s| s.id.clone())
+                    .unwrap_or_default(),
+                tier: c.placement.tier,
+                content: c.id.clone(),
+            })
+            .collect();
+        if let Some(reason) = &ctx.blocked {
+            d.reasons.push(reason.clone());
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        if sensitivity.withhold_label {
+            d.reasons.push(Reason::SecurityLabel);
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        let consent_key = EntryKey {
+            reference: key.reference,
+            full_url: key.full_url,
+            content: &content_ix,
+            categories: &categories,
+        };
+        let unlifted = self.unlifted(&categories, &placements, consent_key, ctx);
+        if self.mask_free_text {
+            d.mask = self.unlifted(&sensitivity.text, &placements, consent_key, ctx);
+        }
+        if !unlifted.is_empty() {
+            d.reasons = self.exclusion_reasons(&unlifted);
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        if !matches!(outcome, Some(Outcome::Place(_))) {
+            // Dependent, about and container entries are decided later.
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        let own = rules.own_organisation.pass_through
+            && classified
+                .organisations
+                .iter()
+                .any(|o| o == &viewer.organisation);
+        if own {
+            d.decision = Verdict::Allow;
+            d.allowed_by = Some("own_organisation".into());
+        } else {
+            self.grant(&mut d, &placements, consent_key, ctx);
+        }
+        if d.decision == Verdict::Allow {
+            d.reasons.clear();
+            self.judge_contained(&mut d, res, key, index, ctx, classified.setting);
+        }
+        d.reasons.sort();
+        Pending {
+            decision: d,
+            categories,
+            outcome,
+        }
+    }
+
+    /// Contained resources are judged on their own. One that is withheld is
+    /// removed; if the parent refers to it, the parent is withheld too.
+    fn judge_contained(
+        &self,
+        d: &mut EntryDecision,
+        res: &Map<String, Value>,
+        key: EntryRef<'_>,
+        index: &Index<'_>,
+        ctx: &Ctx<'_>,
+        parent_setting: Option<usize>,
+    ) {
+        let Some(contained) = res.get("contained").and_then(Value::as_array) else {
+            return;
+        };
+        let mut local_refs = HashSet::new();
+        collect_local_references(res, &mut local_refs);
+        for c in contained {
+            let local_id = c.get("id").and_then(Value::as_str).unwrap_or_default();
+            let (allowed, child_reasons) = match c.as_object() {
+                None => (false, vec![Reason::MalformedEntry]),
+                Some(child) => {
+                    let p = self.judge(d.index, child, res, key, index, ctx, parent_setting);
+                    let allowed = match p.outcome {
+                        Some(Outcome::Place(_)) => p.decision.decision == Verdict::Allow,
+                        // A supporting resource inside an allowed parent is
+                        // shared with it, unless it carries an exclusion.
+                        Some(_) => p.decision.reasons.is_empty() && p.categories.is_empty(),
+                        None => false,
+                    };
+                    (allowed, p.decision.reasons)
+                }
+            };
+            if !allowed {
+                if local_refs.contains(local_id) {
+                    d.decision = Verdict::Withhold;
+                    d.allowed_by = None;
+                    d.consent = None;
+                    d.break_glass = false;
+                    d.reasons = vec![Reason::ContainedWithheld];
+                    d.reasons.extend(child_reasons);
+                    d.reasons.sort();
+                    d.reasons.dedup();
+                    d.withheld_contained.clear();
+                    return;
+                }
+                d.withheld_contained.push(local_id.to_owned());
+            }
+        }
     }
 
     fn exclusion_reasons(&self, categories: &[u16]) -> Vec<Reason> {
@@ -499,9 +689,10 @@ impl Policy {
         reasons
     }
 
-    /// Second pass: entries shared only alongside others. Runs to a fixed
-    /// point so that a chain (condition -> practitioner -> organisation)
-    /// is followed; each round allows at least one more entry or stops.
+    /// Second pass: entries shared only alongside others, to a fixed point so
+    /// that chains (condition -> practitioner -> organisation, list -> list
+    /// -> item) are followed. Each round allows at least one more entry or
+    /// stops, so it ends after at most one round per entry.
     fn decide_supporting(
         &self,
         pending: &mut [Pending],
@@ -510,6 +701,10 @@ impl Policy {
     ) {
         let mut referenced: HashSet<usize> = HashSet::new();
         let mut scanned = vec![false; pending.len()];
+        let container_items: Vec<Vec<usize>> = entries
+            .iter()
+            .map(|e| e.resource.map(|r| list_items(r, index)).unwrap_or_default())
+            .collect();
         loop {
             for (i, p) in pending.iter().enumerate() {
                 if p.decision.decision == Verdict::Allow && !scanned.get(i).copied().unwrap_or(true)
@@ -522,19 +717,32 @@ impl Policy {
                     }
                 }
             }
+            let allowed: Vec<bool> = pending
+                .iter()
+                .map(|p| p.decision.decision == Verdict::Allow)
+                .collect();
             let mut changed = false;
             for (i, p) in pending.iter_mut().enumerate() {
                 if p.decision.decision == Verdict::Allow || !p.decision.reasons.is_empty() {
                     continue;
                 }
-                if p.outcome == Some(Outcome::Dependent) && referenced.contains(&i) {
-                    if p.categories.is_empty() {
-                        p.decision.decision = Verdict::Allow;
-                        p.decision.allowed_by = Some("referenced".into());
-                        changed = true;
-                    } else {
-                        p.decision.reasons = self.exclusion_reasons(&p.categories);
+                let allow_as = match p.outcome {
+                    Some(Outcome::Dependent) if referenced.contains(&i) => Some("referenced"),
+                    Some(Outcome::Container)
+                        if container_items.get(i).is_some_and(|items| {
+                            items
+                                .iter()
+                                .any(|t| allowed.get(*t).copied().unwrap_or(false))
+                        }) =>
+                    {
+                        Some("contains_shared")
                     }
+                    _ => None,
+                };
+                if let Some(by) = allow_as {
+                    p.decision.decision = Verdict::Allow;
+                    p.decision.allowed_by = Some(by.into());
+                    changed = true;
                 }
             }
             if !changed {
@@ -545,6 +753,9 @@ impl Policy {
             .iter()
             .map(|p| p.decision.decision == Verdict::Allow)
             .collect();
+        let any_clinical = pending.iter().any(|p| {
+            p.decision.decision == Verdict::Allow && matches!(p.outcome, Some(Outcome::Place(_)))
+        });
         for (i, p) in pending.iter_mut().enumerate() {
             if p.decision.decision == Verdict::Allow || !p.decision.reasons.is_empty() {
                 continue;
@@ -560,17 +771,96 @@ impl Policy {
                         && targets
                             .iter()
                             .all(|t| t.is_some_and(|t| allowed.get(t).copied().unwrap_or(false)));
-                    if all_allowed && p.categories.is_empty() {
+                    if all_allowed {
                         p.decision.decision = Verdict::Allow;
                         p.decision.allowed_by = Some("about".into());
                     } else {
                         p.decision.reasons.push(Reason::AboutWithheld);
                     }
                 }
+                Some(Outcome::Container) => {
+                    // A list with nothing in this document (empty, or only
+                    // pointing elsewhere) reveals nothing; one whose items
+                    // here were all withheld is withheld with them.
+                    let has_local_items = container_items
+                        .get(i)
+                        .is_some_and(|items| !items.is_empty());
+                    if !has_local_items && any_clinical {
+                        p.decision.decision = Verdict::Allow;
+                        p.decision.allowed_by = Some("contains_shared".into());
+                    } else {
+                        p.decision.reasons.push(Reason::EmptyAfterRedaction);
+                    }
+                }
                 _ => p.decision.reasons.push(Reason::NotReferenced),
             }
         }
     }
+}
+
+/// An entry's identity in the document.
+#[derive(Debug, Clone, Copy)]
+struct EntryRef<'a> {
+    reference: Option<&'a str>,
+    full_url: Option<&'a str>,
+}
+
+pub(crate) fn blank(index: usize) -> EntryDecision {
+    EntryDecision {
+        index,
+        resource_type: None,
+        id: None,
+        rule: None,
+        setting: None,
+        placements: Vec::new(),
+        decision: Verdict::Withhold,
+        reasons: Vec::new(),
+        allowed_by: None,
+        consent: None,
+        break_glass: false,
+        withheld_contained: Vec::new(),
+        mask: Vec::new(),
+    }
+}
+
+/// `#id` references anywhere in a resource outside its `contained` list.
+fn collect_local_references(res: &Map<String, Value>, out: &mut HashSet<String>) {
+    let mut stack: Vec<&Value> = res
+        .iter()
+        .filter(|(k, _)| k.as_str() != "contained")
+        .map(|(_, v)| v)
+        .collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                if let Some(local) = m
+                    .get("reference")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix('#'))
+                {
+                    out.insert(local.to_owned());
+                }
+                stack.extend(m.values());
+            }
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+}
+
+/// The document entries a List names in `entry[].item`.
+fn list_items(res: &Map<String, Value>, index: &Index<'_>) -> Vec<usize> {
+    res.get("entry")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            e.get("item")
+                .and_then(|i| i.get("reference"))
+                .and_then(Value::as_str)
+        })
+        .filter_map(|r| index.position(r))
+        .collect()
 }
 
 fn push_unique(reasons: &mut Vec<Reason>, r: Reason) {

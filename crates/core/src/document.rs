@@ -20,6 +20,8 @@ pub struct PolicyDocument {
     pub break_glass: BreakGlassDef,
     pub training: TrainingDef,
     pub own_organisation: OwnOrganisationDef,
+    pub redaction: RedactionDef,
+    pub hl7v2: Hl7v2Def,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +178,38 @@ pub struct ExclusionsDef {
     pub match_codes_without_system: bool,
     pub categories: Vec<ExclusionCategoryDef>,
     pub lifts: Vec<LiftDef>,
+    /// What to do when free text names an excluded category.
+    pub free_text: FreeTextDef,
+    /// `meta.security` labels that place an entry in a category or withhold it.
+    #[serde(default)]
+    pub security_labels: Vec<SecurityLabelDef>,
+}
+
+/// Free text (narrative, notes, display, `code.text`, decoded attachments)
+/// is scanned for each category's terms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeTextDef {
+    /// `withhold_entry`: the entry is treated as carrying the category;
+    /// `mask_field`: the entry is judged on its codes and every string that
+    /// names an unlifted category is removed.
+    pub action: String,
+    /// Elements whose strings are identifiers, not text, and are not scanned.
+    #[serde(default)]
+    pub skip_elements: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityLabelDef {
+    pub system: String,
+    pub code: String,
+    /// The exclusion category the label stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Withhold from everyone, whatever the placement.
+    #[serde(default)]
+    pub withhold: bool,
 }
 
 /// A sensitive category (table 5, Appendix 1).
@@ -187,6 +221,10 @@ pub struct ExclusionCategoryDef {
     #[serde(default)]
     pub reason: String,
     pub codes: Vec<ExclusionCodeDef>,
+    /// Words and phrases that name the category in free text (whole words,
+    /// any case).
+    #[serde(default)]
+    pub terms: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -270,4 +308,68 @@ pub struct OwnOrganisationDef {
     /// Whether entries held by the viewer's own organisation pass without
     /// the framework's consent and tier rules (exclusions still apply).
     pub pass_through: bool,
+}
+
+/// How a redacted document is written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionDef {
+    /// Whether a List that lost items says so; the signal is the same
+    /// whatever was withheld.
+    pub signal_withheld: bool,
+    /// The extension and coding used as that signal.
+    pub signal: SignalDef,
+    /// Resource types whose `display` may stay on a reference to a resource
+    /// that is not returned (people and places, not clinical content).
+    pub directory_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalDef {
+    pub url: String,
+    pub system: String,
+    pub code: String,
+    pub display: String,
+}
+
+/// HL7 v2 messages: what each message type is, and where codes and text sit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hl7v2Def {
+    /// First match wins: message code (MSH-9.1), optional trigger events.
+    pub message_types: Vec<Hl7MessageTypeDef>,
+    /// Coding-system names (CWE-3) to FHIR system URIs.
+    pub coding_systems: Map<String, Value>,
+    /// Fields that hold coded elements, by segment.
+    pub coded_fields: Vec<Hl7FieldsDef>,
+    /// Fields that hold free text, by segment.
+    pub text_fields: Vec<Hl7FieldsDef>,
+    /// Segments passed through; any other segment is removed.
+    pub known_segments: Vec<String>,
+    /// Segments whose set ID (field 1) is renumbered after removals.
+    pub renumber: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hl7MessageTypeDef {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// The content line the whole message is placed in.
+    pub content: String,
+    /// A code set and content line for messages whose every order code
+    /// (OBR-4) is in that set, e.g. routine tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_all_orders_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then_content: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hl7FieldsDef {
+    pub segment: String,
+    pub fields: Vec<usize>,
 }

@@ -195,3 +195,242 @@ mod tests {
         assert_eq!(Message::parse(b"MSH|^~\\&|\xff"), Err(Hl7Error::NotUtf8));
     }
 }
+
+/// HL7 v2 redaction.
+mod redact {
+    use super::Message;
+    use crate::consent::EntryKey;
+    use crate::decide::{blank, Reason, Request, Verdict};
+    use crate::error::RedactError;
+    use crate::policy::Policy;
+    use crate::redact::{not_found_body, Outcome, Redacted};
+    use crate::segment::Placement;
+
+    impl Policy {
+        /// Redacts an HL7 v2 message. The message type places the whole
+        /// message (ADT in Hospitals tier 1, ORU in Diagnostics, ...); the
+        /// viewer needs that placement and consent for it. Segments whose
+        /// codes or text name an excluded category no lift covers are
+        /// removed, with the notes that follow them (an OBR takes its
+        /// results too); unknown segments are removed; set IDs are
+        /// renumbered so that gaps do not show.
+        pub fn redact_hl7v2(
+            &self,
+            bytes: &[u8],
+            request: &Request<'_>,
+        ) -> Result<Redacted, RedactError> {
+            let message = Message::parse(bytes).map_err(|e| RedactError::Structure {
+                path: "hl7v2".into(),
+                message: e.to_string().trim_start_matches("hl7v2: ").to_owned(),
+            })?;
+            let (ctx, break_glass) = self.context(request)?;
+            let viewer = request.viewer;
+            let (code, event) = message.message_type();
+            let control_id = message
+                .segments
+                .first()
+                .and_then(|s| s.field(10, true))
+                .map(str::to_owned);
+            let mut head = blank(0);
+            head.resource_type = Some(format!("HL7v2 {code}^{event}"));
+            head.id = control_id;
+            let content = self.hl7_content(&message, code, event);
+            let Some(content) = content else {
+                head.reasons.push(Reason::Unclassified);
+                return Ok(Redacted {
+                    outcome: Outcome::NotFound,
+                    body: not_found_body(),
+                    decisions: self.summarise(vec![head], viewer, break_glass),
+                });
+            };
+            let content_ix = [content];
+            let placements: Vec<Placement> = self
+                .content
+                .get(content)
+                .map(|c| c.placement)
+                .into_iter()
+                .collect();
+            head.rule = Some(format!("hl7v2.{code}"));
+            head.placements = self
+                .content
+                .get(content)
+                .map(|c| crate::decide::PlacementOut {
+                    segment: self
+                        .segments
+                        .get(usize::from(c.placement.segment))
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default(),
+                    tier: c.placement.tier,
+                    content: c.id.clone(),
+                })
+                .into_iter()
+                .collect();
+            let key = EntryKey {
+                reference: None,
+                full_url: None,
+                content: &content_ix,
+                categories: &[],
+            };
+            if let Some(reason) = &ctx.blocked {
+                head.reasons.push(reason.clone());
+            } else {
+                self.grant(&mut head, &placements, key, &ctx);
+            }
+            if head.decision != Verdict::Allow {
+                return Ok(Redacted {
+                    outcome: Outcome::NotFound,
+                    body: not_found_body(),
+                    decisions: self.summarise(vec![head], viewer, break_glass),
+                });
+            }
+
+            let mut decisions = vec![head];
+            let mut kept = Vec::with_capacity(message.segments.len());
+            let mut removed_names = std::collections::HashSet::new();
+            // Set while skipping the rest of a removed OBR group, or the notes after a removed segment.
+            let mut skipping_group = false;
+            let mut skipping_notes = false;
+            for (i, seg) in message.segments.iter().enumerate() {
+                let name = seg.name.as_str();
+                if skipping_group && !matches!(name, "OBR" | "ORC") {
+                    removed_names.insert(name.to_owned());
+                    continue;
+                }
+                skipping_group = false;
+                if skipping_notes && name == "NTE" {
+                    removed_names.insert(name.to_owned());
+                    continue;
+                }
+                skipping_notes = false;
+                if i > 0 && !self.hl7.known.contains(name) {
+                    removed_names.insert(name.to_owned());
+                    continue;
+                }
+                let categories = self.hl7_categories(&message, seg);
+                if categories.is_empty() {
+                    kept.push(seg.clone());
+                    continue;
+                }
+                let mut d = blank(decisions.len());
+                d.resource_type = Some(format!("HL7v2 {name}"));
+                d.id = seg.fields.first().filter(|f| !f.is_empty()).cloned();
+                let cats: Vec<u16> = categories;
+                let seg_key = EntryKey {
+                    categories: &cats,
+                    ..key
+                };
+                let unlifted = self.unlifted(&cats, &placements, seg_key, &ctx);
+                if unlifted.is_empty() {
+                    d.decision = Verdict::Allow;
+                    d.allowed_by = decisions.first().and_then(|h| h.allowed_by.clone());
+                    kept.push(seg.clone());
+                } else {
+                    d.reasons = unlifted
+                        .iter()
+                        .filter_map(|c| self.categories.get(usize::from(*c)))
+                        .map(|c| Reason::ExcludedCategory(c.clone()))
+                        .collect();
+                    d.reasons.sort();
+                    d.reasons.dedup();
+                    removed_names.insert(name.to_owned());
+                    skipping_group = name == "OBR";
+                    skipping_notes = true;
+                }
+                decisions.push(d);
+            }
+            renumber(&mut kept, &self.hl7.renumber, &removed_names);
+            let out = Message {
+                segments: kept,
+                ..message
+            };
+            Ok(Redacted {
+                outcome: Outcome::Document,
+                body: out.write(),
+                decisions: self.summarise(decisions, viewer, break_glass),
+            })
+        }
+
+        fn hl7_content(&self, message: &Message, code: &str, event: &str) -> Option<usize> {
+            let (_, _, content, routine) = self.hl7.types.iter().find(|(c, events, _, _)| {
+                c == code && (events.is_empty() || events.iter().any(|e| e == event))
+            })?;
+            if let Some((set, then)) = routine {
+                let set = self.code_sets.get(*set)?;
+                let orders: Vec<_> = message
+                    .segments
+                    .iter()
+                    .filter(|s| s.name == "OBR")
+                    .flat_map(|s| message.coded(s.field(4, false).unwrap_or_default()))
+                    .collect();
+                if !orders.is_empty()
+                    && orders.iter().all(|c| {
+                        set.contains(self.hl7.systems.get(c.system).map(String::as_str), c.code)
+                    })
+                {
+                    return Some(*then);
+                }
+            }
+            Some(*content)
+        }
+
+        fn hl7_categories(&self, message: &Message, seg: &super::Segment) -> Vec<u16> {
+            let mut out = Vec::new();
+            let is_msh = seg.name == "MSH";
+            for n in self.hl7.coded.get(&seg.name).into_iter().flatten() {
+                let field = seg.field(*n, is_msh).unwrap_or_default();
+                for c in message.coded(field) {
+                    let system = if c.system.is_empty() {
+                        None
+                    } else {
+                        // An unknown system name is checked as if it had none.
+                        self.hl7.systems.get(c.system).map(String::as_str)
+                    };
+                    match system {
+                        Some(s) => self.match_exclusion(Some(s), c.code, &mut out),
+                        None => self.match_exclusion(None, c.code, &mut out),
+                    }
+                    self.terms.find_into(c.text, &mut out);
+                }
+            }
+            for n in self.hl7.text.get(&seg.name).into_iter().flatten() {
+                self.terms
+                    .find_into(seg.field(*n, is_msh).unwrap_or_default(), &mut out);
+            }
+            out.sort_unstable();
+            out.dedup();
+            out
+        }
+    }
+
+    /// Renumbers field 1 (set ID) of the named segments where one of that
+    /// kind was removed. OBX and NTE numbering restarts under each OBR, NTE
+    /// numbering after each non-NTE segment.
+    fn renumber(
+        segments: &mut [super::Segment],
+        names: &std::collections::HashSet<String>,
+        removed: &std::collections::HashSet<String>,
+    ) {
+        let mut counters: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for seg in segments.iter_mut() {
+            match seg.name.as_str() {
+                "OBR" => {
+                    counters.remove("OBX");
+                    counters.remove("NTE");
+                }
+                "NTE" => {}
+                _ => {
+                    counters.remove("NTE");
+                }
+            }
+            if !names.contains(&seg.name) || !removed.contains(&seg.name) {
+                continue;
+            }
+            let n = counters.entry(seg.name.clone()).or_insert(0);
+            *n += 1;
+            if seg.fields.first().is_some_and(|f| !f.is_empty()) {
+                seg.set_field(1, n.to_string());
+            }
+        }
+    }
+}

@@ -14,6 +14,7 @@ use crate::codes::{parse_pattern, CodeMatcher, CodePattern};
 use crate::document::{MatchDef, PolicyDocument};
 use crate::error::{PolicyError, Problem};
 use crate::segment::{Placement, Segment};
+use crate::terms::TermMatcher;
 
 /// The default policy: the iLINKS framework as published.
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
@@ -72,6 +73,8 @@ pub(crate) enum Outcome {
     Dependent,
     /// Shared only when everything it is about is shared.
     About,
+    /// A list of other entries: shared when one of them is, without the rest.
+    Container,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +124,33 @@ pub struct Policy {
     pub(crate) exclusion_matcher: CodeMatcher,
     pub(crate) categories: Vec<String>,
     pub(crate) lifts: Vec<Lift>,
+    pub(crate) terms: TermMatcher,
+    pub(crate) mask_free_text: bool,
+    pub(crate) skip_text: HashSet<String>,
+    pub(crate) security_labels: HashMap<(String, String), SecurityAction>,
+    pub(crate) hl7: Hl7Rules,
+}
+
+/// What a `meta.security` label does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecurityAction {
+    Category(u16),
+    Withhold,
+}
+
+/// One message type rule: code, trigger events, content line, and an
+/// optional (code set, content line) for messages whose orders are all in it.
+pub(crate) type Hl7Type = (String, Vec<String>, usize, Option<(usize, usize)>);
+
+/// HL7 v2 rules, compiled.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hl7Rules {
+    pub(crate) types: Vec<Hl7Type>,
+    pub(crate) systems: HashMap<String, String>,
+    pub(crate) coded: HashMap<String, Vec<usize>>,
+    pub(crate) text: HashMap<String, Vec<usize>>,
+    pub(crate) known: HashSet<String>,
+    pub(crate) renumber: HashSet<String>,
 }
 
 impl Policy {
@@ -214,6 +244,16 @@ impl Policy {
         if applies {
             self.exclusion_matcher.matches_into(code, out);
         }
+    }
+
+    /// The exclusion categories whose terms occur in `text` (whole words,
+    /// any case).
+    pub fn term_categories_of(&self, text: &str) -> Vec<&str> {
+        let mut hits = Vec::new();
+        self.terms.find_into(text, &mut hits);
+        hits.iter()
+            .filter_map(|i| self.categories.get(usize::from(*i)).map(String::as_str))
+            .collect()
     }
 
     pub(crate) fn setting_index(&self, id: &str) -> Option<usize> {
@@ -509,11 +549,12 @@ impl Compiler {
                 }
                 (Some("dependent"), true) => Outcome::Dependent,
                 (Some("about"), true) => Outcome::About,
+                (Some("container"), true) => Outcome::Container,
                 (Some(other), true) => {
                     self.rule_problem(
                         format!("{base}/disposition"),
                         &r.id,
-                        format!("unknown disposition `{other}`: expected `dependent` or `about`"),
+                        format!("unknown disposition `{other}`: expected `dependent`, `about` or `container`"),
                     );
                     Outcome::Dependent
                 }
@@ -683,6 +724,136 @@ impl Compiler {
             });
         }
 
+        // Free text, security labels.
+        let mut term_pairs = Vec::new();
+        for (i, cat) in ex.categories.iter().enumerate() {
+            let Ok(ci) = u16::try_from(i) else { break };
+            let mut seen = HashSet::new();
+            for (j, term) in cat.terms.iter().enumerate() {
+                let t = term.trim().to_lowercase();
+                let path = format!("/exclusions/categories/{i}/terms/{j}");
+                if t.chars().count() < 3 {
+                    self.rule_problem(
+                        path,
+                        &cat.id,
+                        "term shorter than 3 characters would match too much",
+                    );
+                } else if !seen.insert(t.clone()) {
+                    self.rule_problem(path, &cat.id, format!("duplicate term `{t}`"));
+                } else {
+                    term_pairs.push((t, ci));
+                }
+            }
+        }
+        let terms = TermMatcher::build(term_pairs).unwrap_or_else(|| {
+            self.problem(
+                "/exclusions/categories".into(),
+                "could not build the term automaton",
+            );
+            TermMatcher::default()
+        });
+        let mask_free_text = match ex.free_text.action.as_str() {
+            "withhold_entry" => false,
+            "mask_field" => true,
+            _ => {
+                self.problem(
+                    "/exclusions/free_text/action".into(),
+                    "expected `withhold_entry` or `mask_field`",
+                );
+                false
+            }
+        };
+        let mut security_labels = HashMap::new();
+        for (i, l) in ex.security_labels.iter().enumerate() {
+            let path = format!("/exclusions/security_labels/{i}");
+            let action = match (&l.category, l.withhold) {
+                (Some(c), false) => match categories
+                    .iter()
+                    .position(|x| x == c)
+                    .and_then(|p| u16::try_from(p).ok())
+                {
+                    Some(p) => SecurityAction::Category(p),
+                    None => {
+                        self.problem(
+                            format!("{path}/category"),
+                            format!("unknown exclusion category `{c}`"),
+                        );
+                        continue;
+                    }
+                },
+                (None, true) => SecurityAction::Withhold,
+                _ => {
+                    self.problem(
+                        path,
+                        "a label needs either a `category` or `withhold: true`",
+                    );
+                    continue;
+                }
+            };
+            if security_labels
+                .insert((l.system.clone(), l.code.clone()), action)
+                .is_some()
+            {
+                self.problem(path, "duplicate label");
+            }
+        }
+
+        // HL7 v2.
+        let h = &doc.hl7v2;
+        let mut hl7 = Hl7Rules::default();
+        for (i, t) in h.message_types.iter().enumerate() {
+            let path = format!("/hl7v2/message_types/{i}");
+            let Some(content_ix) = content_index(&t.content) else {
+                self.problem(
+                    format!("{path}/content"),
+                    format!("unknown content `{}`", t.content),
+                );
+                continue;
+            };
+            let routine = match (&t.when_all_orders_in, &t.then_content) {
+                (None, None) => None,
+                (Some(set), Some(c)) => {
+                    match (code_set_idx(set), content_index(c)) {
+                        (Some(s), Some(c)) => Some((s, c)),
+                        _ => {
+                            self.problem(path, "unknown code set or content in `when_all_orders_in`/`then_content`");
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    self.problem(path, "`when_all_orders_in` and `then_content` go together");
+                    continue;
+                }
+            };
+            hl7.types
+                .push((t.code.clone(), t.events.clone(), content_ix, routine));
+        }
+        for (name, uri) in &h.coding_systems {
+            match uri.as_str() {
+                Some(u) => {
+                    hl7.systems.insert(name.clone(), u.to_owned());
+                }
+                None => self.problem(
+                    format!("/hl7v2/coding_systems/{name}"),
+                    "expected a URI string",
+                ),
+            }
+        }
+        for (list, target) in [
+            (&h.coded_fields, &mut hl7.coded),
+            (&h.text_fields, &mut hl7.text),
+        ] {
+            for f in list {
+                target
+                    .entry(f.segment.clone())
+                    .or_default()
+                    .extend(f.fields.iter().copied());
+            }
+        }
+        hl7.known = h.known_segments.iter().cloned().collect();
+        hl7.renumber = h.renumber.iter().cloned().collect();
+
         // Consent, break glass.
         if doc.consent.purposes.is_empty() {
             self.problem(
@@ -708,6 +879,7 @@ impl Compiler {
             );
         }
 
+        let skip_text: HashSet<String> = ex.free_text.skip_elements.iter().cloned().collect();
         if !self.problems.is_empty() {
             return Err(PolicyError {
                 problems: self.problems,
@@ -729,6 +901,11 @@ impl Compiler {
             exclusion_matcher,
             categories,
             lifts,
+            terms,
+            mask_free_text,
+            skip_text,
+            security_labels,
+            hl7,
         })
     }
 

@@ -740,6 +740,7 @@ fn codes_are_found_wherever_they_are_in_the_resource() {
                 "id": "contained",
                 "meta": primary,
                 "code": {"coding": [{"system": SNOMED, "code": "38341003"}]},
+                "evidence": [{"detail": [{"reference": "#o1"}]}],
                 "contained": [{
                     "resourceType": "Observation",
                     "id": "o1",
