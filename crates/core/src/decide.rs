@@ -253,10 +253,20 @@ impl Policy {
         let (ctx, break_glass) = self.context(request)?;
         let viewer = request.viewer;
         let index = Index::new(entries);
-        let mut seen_refs: HashMap<&str, usize> = HashMap::new();
+        // Entries that claim the same identity with different content.
+        let mut first_seen: HashMap<&str, &Map<String, Value>> = HashMap::new();
+        let mut conflicting: HashSet<&str> = HashSet::new();
         for e in entries {
-            if let Some(r) = &e.reference {
-                *seen_refs.entry(r.as_str()).or_insert(0) += 1;
+            if let (Some(r), Some(res)) = (&e.reference, e.resource) {
+                match first_seen.get(r.as_str()) {
+                    Some(other) if *other != res => {
+                        conflicting.insert(r.as_str());
+                    }
+                    Some(_) => {}
+                    None => {
+                        first_seen.insert(r.as_str(), res);
+                    }
+                }
             }
         }
         let mut pending: Vec<Pending> = Vec::with_capacity(entries.len());
@@ -279,10 +289,10 @@ impl Policy {
             if entry
                 .reference
                 .as_deref()
-                .is_some_and(|r| seen_refs.get(r).copied().unwrap_or(0) > 1)
+                .is_some_and(|r| conflicting.contains(r))
             {
-                // Two entries claim the same identity: a reference to one
-                // could reveal the other. Neither is shared.
+                // Two different entries claim the same identity: a reference
+                // to one could reveal the other. Neither is shared.
                 p.decision.decision = Verdict::Withhold;
                 p.decision.allowed_by = None;
                 p.decision.consent = None;
@@ -293,7 +303,7 @@ impl Policy {
         }
 
         if ctx.blocked.is_none() {
-            self.decide_supporting(&mut pending, entries, &index);
+            self.decide_supporting(&mut pending, entries, &index, &ctx);
         }
 
         let decisions: Vec<EntryDecision> = pending.into_iter().map(|p| p.decision).collect();
@@ -698,7 +708,23 @@ impl Policy {
         pending: &mut [Pending],
         entries: &[EntryView<'_>],
         index: &Index<'_>,
+        ctx: &Ctx<'_>,
     ) {
+        // Allowing a supporting entry still judges what it contains.
+        let admit = |i: usize, d: &mut EntryDecision, by: &str| {
+            d.decision = Verdict::Allow;
+            d.allowed_by = Some(by.into());
+            if let Some(entry) = entries.get(i) {
+                if let Some(res) = entry.resource {
+                    let key = EntryRef {
+                        reference: entry.reference.as_deref(),
+                        full_url: entry.full_url,
+                    };
+                    self.judge_contained(d, res, key, index, ctx, None);
+                }
+            }
+            d.decision == Verdict::Allow
+        };
         let mut referenced: HashSet<usize> = HashSet::new();
         let mut scanned = vec![false; pending.len()];
         let container_items: Vec<Vec<usize>> = entries
@@ -740,9 +766,7 @@ impl Policy {
                     _ => None,
                 };
                 if let Some(by) = allow_as {
-                    p.decision.decision = Verdict::Allow;
-                    p.decision.allowed_by = Some(by.into());
-                    changed = true;
+                    changed |= admit(i, &mut p.decision, by);
                 }
             }
             if !changed {
@@ -772,8 +796,7 @@ impl Policy {
                             .iter()
                             .all(|t| t.is_some_and(|t| allowed.get(t).copied().unwrap_or(false)));
                     if all_allowed {
-                        p.decision.decision = Verdict::Allow;
-                        p.decision.allowed_by = Some("about".into());
+                        admit(i, &mut p.decision, "about");
                     } else {
                         p.decision.reasons.push(Reason::AboutWithheld);
                     }
@@ -786,8 +809,7 @@ impl Policy {
                         .get(i)
                         .is_some_and(|items| !items.is_empty());
                     if !has_local_items && any_clinical {
-                        p.decision.decision = Verdict::Allow;
-                        p.decision.allowed_by = Some("contains_shared".into());
+                        admit(i, &mut p.decision, "contains_shared");
                     } else {
                         p.decision.reasons.push(Reason::EmptyAfterRedaction);
                     }
