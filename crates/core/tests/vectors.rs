@@ -7,6 +7,13 @@
 //! the diff before committing: a blessed vector is a claim about the
 //! framework, not a snapshot.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
