@@ -408,23 +408,25 @@ impl Policy {
         ctx: &Ctx<'_>,
     ) -> Vec<u16> {
         let rules = &self.document;
+        // Explicit consent, not break glass, for the entry's placement and
+        // for the lifting placement itself: consent to Diagnostics tier 2
+        // does not reach what only tier 3 shows.
+        let permitted = |p: Placement| {
+            !rules.consent.required
+                || matches!(
+                    ctx.request
+                        .consent
+                        .verdict(ctx.request.viewer, ctx.request.now, key, Some(p)),
+                    ConsentVerdict::Permit(_)
+                )
+        };
         let lifted = |c: u16| {
             self.lifts.iter().any(|l| {
                 l.covers(c)
                     && ctx.profile.reaches(l.grant)
+                    && permitted(l.grant)
                     && placements.iter().any(|p| {
-                        p.segment == l.grant.segment
-                            && ctx.profile.reaches(*p)
-                            && (!rules.consent.required
-                                || matches!(
-                                    ctx.request.consent.verdict(
-                                        ctx.request.viewer,
-                                        ctx.request.now,
-                                        key,
-                                        Some(*p)
-                                    ),
-                                    ConsentVerdict::Permit(_)
-                                ))
+                        p.segment == l.grant.segment && ctx.profile.reaches(*p) && permitted(*p)
                     })
             })
         };

@@ -189,7 +189,7 @@ impl Policy {
                     !d.withheld_contained.iter().any(|w| w == id)
                 });
                 if items.is_empty() {
-                    out.remove("contained");
+                    out.shift_remove("contained");
                 }
             }
             modified = true;
@@ -209,14 +209,14 @@ impl Policy {
                 let (action, changed) = pruner.prune(v, false, key.as_str(), 0);
                 modified |= changed;
                 if action == Action::Remove {
-                    out.remove(&key);
+                    out.shift_remove(&key);
                     modified = true;
                 }
             }
         }
         let masked = !d.mask.is_empty() && out.get("text").is_some_and(|t| pruner.masked_text(t));
         if modified || masked {
-            out.remove("text");
+            out.shift_remove("text");
         }
         if self.document.redaction.signal_withheld && list_len(&out) < list_items_before {
             let sig = &self.document.redaction.signal;
@@ -286,7 +286,7 @@ impl Pruner<'_> {
                                 .any(|d| d == t)
                         });
                         if !directory {
-                            map.remove("display");
+                            map.shift_remove("display");
                             changed = true;
                         }
                     }
@@ -303,17 +303,17 @@ impl Pruner<'_> {
                     let (action, c) = self.prune(child, false, &k, depth + 1);
                     changed |= c;
                     if action == Action::Remove {
-                        map.remove(&k);
+                        map.shift_remove(&k);
                         changed = true;
                         removed_reference_child |= was_reference;
                     }
                 }
                 if changed && map.get("text").is_some_and(|t| t.get("div").is_some()) {
-                    map.remove("text");
+                    map.shift_remove("text");
                 } else if !self.mask.is_empty()
                     && map.get("text").is_some_and(|t| self.masked_text(t))
                 {
-                    map.remove("text");
+                    map.shift_remove("text");
                     changed = true;
                 }
                 if removed_reference_child && in_array {

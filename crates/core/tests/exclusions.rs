@@ -834,3 +834,30 @@ proptest! {
         prop_assert_eq!(got, reference_categories(&code), "{}", code);
     }
 }
+
+#[test]
+fn consent_below_diagnostics_tier_3_does_not_lift_exclusions() {
+    // Table 3: tier 2 is all tests excluding HIV and GUM; only tier 3 lifts.
+    // A D3 profile whose patient consented to diagnostics up to tier 2 only
+    // sees the routine test but not the HIV test.
+    let record = bundle(&[
+        lab_observation("hiv", Some(READ_V2), "43W7."),
+        lab_observation("plain", Some(READ_V2), "42A.."),
+    ]);
+    let tier2 = consent(json!([{
+        "id": "d2", "kind": "permit", "recorded": "2026-11-01T09:00:00Z",
+        "actors": {"organisations": [VIEWER_ORG]},
+        "scope": {"segments": [{"segment": "diagnostics", "tier": 2}]}
+    }]));
+    for profile in ["1a", "1b", "1c", "6"] {
+        let decisions = decide(&record, &viewer(profile), &tier2);
+        assert_excluded(by_id(&decisions, "hiv"), "hiv_aids", profile);
+        assert_eq!(
+            by_id(&decisions, "plain").decision,
+            Verdict::Allow,
+            "{profile}"
+        );
+        let full = decide(&record, &viewer(profile), &full_consent());
+        assert_eq!(by_id(&full, "hiv").decision, Verdict::Allow, "{profile}");
+    }
+}
