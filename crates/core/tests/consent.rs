@@ -644,11 +644,11 @@ fn a_permit_for_a_tier_covers_the_tiers_below_only() {
         "scope": {"segments": [{"segment": "diagnostics", "tier": 2}]}
     }]));
     let d = decide(&viewer("1a", ORG), &c);
-    assert_eq!(allowed_ids(&d), vec!["fbc", "lab", "hiv-test"]);
+    assert_eq!(allowed_ids(&d), vec!["fbc", "lab"]);
     assert_withheld(&d, &["genome"], "no_consent");
-    // The HIV test sits in D2, which this permit covers; with a D3 profile
-    // that is enough for the Diagnostics tier 3 lift.
-    assert_eq!(entry(&d, "hiv-test").decision, Verdict::Allow);
+    // The HIV test sits in D2, which this permit covers, but only tier 3
+    // lifts exclusions, and the patient did not consent to tier 3.
+    assert_withheld(&d, &["hiv-test"], "excluded_category:hiv_aids");
 }
 
 // ---------------------------------------------------------------------------
