@@ -354,6 +354,29 @@ impl Policy {
         }
     }
 
+    /// The placements of content lines, and the same by name for decisions.
+    pub(crate) fn placements_of(
+        &self,
+        content_ix: &[usize],
+    ) -> (Vec<Placement>, Vec<PlacementOut>) {
+        content_ix
+            .iter()
+            .filter_map(|c| self.content.get(*c))
+            .map(|c| {
+                let named = PlacementOut {
+                    segment: self
+                        .segments
+                        .get(usize::from(c.placement.segment))
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default(),
+                    tier: c.placement.tier,
+                    content: c.id.clone(),
+                };
+                (c.placement, named)
+            })
+            .unzip()
+    }
+
     pub(crate) fn context<'r>(
         &'r self,
         request: &'r Request<'r>,
@@ -558,23 +581,8 @@ impl Policy {
             Some(Outcome::Place(ix)) => ix.clone(),
             _ => Vec::new(),
         };
-        let placements: Vec<Placement> = content_ix
-            .iter()
-            .filter_map(|c| self.content.get(*c).map(|c| c.placement))
-            .collect();
-        d.placements = content_ix
-            .iter()
-            .filter_map(|c| self.content.get(*c))
-            .map(|c| PlacementOut {
-                segment: self
-                    .segments
-                    .get(usize::from(c.placement.segment))
-                    .map(|s| s.id.clone())
-                    .unwrap_or_default(),
-                tier: c.placement.tier,
-                content: c.id.clone(),
-            })
-            .collect();
+        let (placements, named) = self.placements_of(&content_ix);
+        d.placements = named;
         if let Some(reason) = &ctx.blocked {
             d.reasons.push(reason.clone());
             return Pending {

@@ -204,7 +204,6 @@ mod redact {
     use crate::error::RedactError;
     use crate::policy::Policy;
     use crate::redact::{not_found_body, Outcome, Redacted};
-    use crate::segment::Placement;
 
     impl Policy {
         /// Redacts an HL7 v2 message. The message type places the whole
@@ -244,27 +243,9 @@ mod redact {
                 });
             };
             let content_ix = [content];
-            let placements: Vec<Placement> = self
-                .content
-                .get(content)
-                .map(|c| c.placement)
-                .into_iter()
-                .collect();
+            let (placements, named) = self.placements_of(&content_ix);
             head.rule = Some(format!("hl7v2.{code}"));
-            head.placements = self
-                .content
-                .get(content)
-                .map(|c| crate::decide::PlacementOut {
-                    segment: self
-                        .segments
-                        .get(usize::from(c.placement.segment))
-                        .map(|s| s.id.clone())
-                        .unwrap_or_default(),
-                    tier: c.placement.tier,
-                    content: c.id.clone(),
-                })
-                .into_iter()
-                .collect();
+            head.placements = named;
             let key = EntryKey {
                 reference: None,
                 full_url: None,
