@@ -5,6 +5,8 @@ CARGO ?= cargo
 SHELL := /bin/bash
 
 .PHONY: all setup build demo test lint fmt check-policy
+.PHONY: wasm-target wasm-bindgen-cli node-setup browser-setup wasm clippy-wasm size typecheck
+.PHONY: test-runtimes test-node test-browser test-workerd
 
 all: build
 
@@ -28,6 +30,61 @@ check-policy: build
 
 test: lint
 	$(CARGO) test --workspace --locked
+	@$(MAKE) --no-print-directory test-runtimes
+
+# --- WebAssembly: one engine in the browser, Node and workerd ----------------
+# The wasm-bindgen CLI must be the exact version of the crate in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '$$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NODE_TEST := node --test
+
+wasm-target: setup
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+wasm-bindgen-cli: setup
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || \
+		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+# npm packages (binaryen's wasm-opt, typescript, playwright-core, miniflare),
+# exactly as locked. Install scripts are not needed: workerd's binary comes
+# from its platform package, and no browser is ever downloaded.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v node >/dev/null && node -e 'if (+process.versions.node.split(".")[0] < 20) process.exit(1)' || \
+		{ echo "Node.js 20 or later is required"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+node-setup: node_modules/.package-lock.json
+
+# Debian's Chromium, driven by playwright-core (never `npx playwright install`).
+browser-setup:
+	@[ -x $(CHROMIUM) ] || { export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }; }
+
+# pkg/web (browser, workerd) and pkg/node, size-tuned and run through wasm-opt.
+wasm: wasm-target wasm-bindgen-cli node-setup
+	node scripts/wasm-build.mjs
+
+clippy-wasm: wasm-target
+	$(CARGO) clippy --locked -p tiergate-wasm --target wasm32-unknown-unknown -- -D warnings
+
+size: wasm
+	node scripts/wasm-size.mjs
+
+typecheck: wasm
+	node_modules/.bin/tsc --noEmit -p crates/wasm/ts
+
+test-node: wasm
+	$(NODE_TEST) tests/node/*.test.mjs
+
+test-browser: wasm browser-setup
+	CHROMIUM_PATH=$(CHROMIUM) $(NODE_TEST) tests/browser/*.test.mjs
+
+test-workerd: wasm
+	$(NODE_TEST) tests/workerd/*.test.mjs
+
+test-runtimes: clippy-wasm size typecheck test-node test-browser test-workerd
 
 fmt:
 	$(CARGO) fmt --all

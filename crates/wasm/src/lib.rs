@@ -1,0 +1,472 @@
+//! # tiergate-wasm
+//!
+//! JavaScript bindings over [`tiergate_core`], for the browser portals
+//! (`--target web`), Node tooling and tests (`--target nodejs`) and workerd
+//! (the web build, instantiated from a compiled module with `initSync`).
+//!
+//! This crate translates and delegates; every rule lives in core. The shape
+//! is JSON in, JSON out:
+//!
+//! * build one [`Engine`] per page, process or isolate from a policy (the
+//!   embedded default when none is given): the policy is validated and
+//!   compiled once;
+//! * pass record bodies as strings or bytes, never as parsed object graphs
+//!   (converting a parsed value to JS objects costs more than letting JS
+//!   parse a string, and the bytes are what gets compared across runtimes);
+//! * the redacted document comes back as a string; decisions, summaries and
+//!   classifications come back as plain JS values (serde-wasm-bindgen);
+//! * every failure is a JS `Error` whose `name` is the core error type
+//!   (`PolicyError`, `ViewerError`, `ConsentError`, `BreakGlassError`,
+//!   `RedactError`), whose `message` names the JSON path and never quotes
+//!   record content, and whose `path` property holds the JSON pointer when
+//!   there is one. A `PolicyError` also carries every `problems` entry.
+//!
+//! ```js
+//! import init, { Engine } from "./pkg/web/tiergate_wasm.js";
+//! await init();
+//! const engine = new Engine();                  // default policy
+//! const out = engine.redact(bodyText, viewer, consent, "2026-11-25T12:00:00Z");
+//! if (out.outcome === "not_found") { /* answer 404 */ }
+//! const shown = JSON.parse(out.body);
+//! ```
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use serde::Serialize;
+use tiergate_core::{
+    BreakGlassError, ConsentError, ConsentSet, Decisions, EntryDecision, Limits, Outcome,
+    PlacementOut, Policy, PolicyError, RedactError, Redacted, Request, Summary, Viewer,
+    ViewerError,
+};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** JSON text, its UTF-8 bytes, or (for small inputs such as a viewer) a plain object. */
+export type JsonInput = string | Uint8Array | ArrayBuffer | object;
+
+/** A FHIR R4 JSON record body: text or UTF-8 bytes, never a parsed object. */
+export type RecordBody = string | Uint8Array | ArrayBuffer;
+
+/** The instant a decision is made at: RFC 3339 text or a Date; omitted means now. */
+export type Instant = string | Date;
+
+export type Outcome = "document" | "not_found";
+
+export interface BreakGlassWindow {
+  reason: string | null;
+  started: string;
+  expires: string;
+}
+
+export interface Summary {
+  /** Content hash of the policy that decided (`sha256:...`). */
+  policy: string;
+  user_id: string;
+  organisation: string;
+  profile: string;
+  entries: number;
+  allowed: number;
+  withheld: number;
+  /** Each withheld entry counts once under each distinct reason it has. */
+  withheld_by_reason: Record<string, number>;
+  break_glass?: BreakGlassWindow;
+  allowed_by_break_glass: number;
+  /** Whether this access must be investigated (break glass used). */
+  investigate: boolean;
+}
+
+export interface Placement {
+  segment: string;
+  tier: number;
+  content: string;
+}
+
+export interface EntryDecision {
+  index: number;
+  resource_type?: string;
+  id?: string;
+  rule?: string;
+  setting?: string;
+  placements: Placement[];
+  decision: "allow" | "withhold";
+  /** Machine-readable reasons (`no_consent`, `excluded_category:hiv_aids`, ...); empty when allowed. */
+  reasons: string[];
+  allowed_by?: string;
+  consent?: string;
+  break_glass: boolean;
+}
+
+export interface Decisions {
+  summary: Summary;
+  entries: EntryDecision[];
+}
+
+export interface Redaction {
+  outcome: Outcome;
+  /** The redacted document as compact JSON; for `not_found`, a FHIR OperationOutcome. */
+  body: string;
+  summary: Summary;
+}
+
+export interface Classification {
+  index: number;
+  resource_type?: string;
+  id?: string;
+  /** The classification rule that matched; absent when none did (the entry is withheld). */
+  rule?: string;
+  setting?: string;
+  placements: Placement[];
+}
+
+export interface Problem {
+  path: string;
+  rule?: string;
+  message: string;
+}
+"#;
+
+/// A compiled policy, ready to decide and redact. Build one per page,
+/// process or isolate; every call only walks data.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Engine {
+    policy: Policy,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Validates and compiles `policy` (JSON text, bytes or an object); the
+    /// embedded default policy when it is `undefined` or `null`. Throws a
+    /// `PolicyError` listing every problem with its JSON path.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "JsonInput | null")] policy: Option<JsValue>,
+    ) -> Result<Engine, JsValue> {
+        let policy = match policy.filter(|p| !p.is_null() && !p.is_undefined()) {
+            None => Policy::default_policy(),
+            Some(p) => Policy::from_json(&json_input(&p, "policy", true)?),
+        }
+        .map_err(|e| policy_error(&e))?;
+        Ok(Engine { policy })
+    }
+
+    /// The content hash (`sha256:` + hex) of the policy document; every
+    /// decision names it.
+    #[wasm_bindgen(js_name = policyHash)]
+    pub fn policy_hash(&self) -> String {
+        self.policy.hash().to_owned()
+    }
+
+    /// What `viewer` may see of `record`: the redacted document as a string
+    /// and the decision summary. `consent` may be `null` (no directives);
+    /// `setting` names the care setting of the origin system for entries
+    /// that do not carry one. Throws when nothing may be released.
+    #[wasm_bindgen(unchecked_return_type = "Redaction")]
+    pub fn redact(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "JsonInput")] viewer: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "JsonInput | null")] consent: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Instant | null")] now: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] setting: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let out = self.run(&record, &viewer, &consent, &now, setting.as_deref())?;
+        let body = String::from_utf8(out.body)
+            .map_err(|_| named_error("RedactError", "record: output is not UTF-8", None))?;
+        to_js(&RedactionOut {
+            outcome: &out.outcome,
+            body: &body,
+            summary: &out.decisions.summary,
+        })
+    }
+
+    /// Every entry's decision and reasons, for audit and developer tools
+    /// (never for showing a viewer what was withheld). Same arguments as
+    /// `redact`.
+    #[wasm_bindgen(unchecked_return_type = "Decisions")]
+    pub fn explain(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "JsonInput")] viewer: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "JsonInput | null")] consent: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Instant | null")] now: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] setting: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let out = self.run(&record, &viewer, &consent, &now, setting.as_deref())?;
+        to_js::<Decisions>(&out.decisions)
+    }
+
+    /// Where one entry sits: the rule that matched, its care setting and
+    /// its (segment, tier) placements. `entry` is a FHIR resource or a
+    /// Bundle entry (`{fullUrl, resource}`). References to other entries are
+    /// not resolved; use `classifyAll` on the whole document for that.
+    #[wasm_bindgen(unchecked_return_type = "Classification")]
+    pub fn classify(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "JsonInput")] entry: JsValue,
+        setting: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let value = parse_json(&json_input(&entry, "entry", true)?)?;
+        let is_resource = value.get("resourceType").is_some();
+        if is_resource && value.get("resourceType").and_then(|t| t.as_str()) == Some("Bundle") {
+            return Err(type_error(
+                "entry: a Bundle is a document: use `classifyAll`",
+            ));
+        }
+        let document = if is_resource {
+            value
+        } else {
+            serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": [value]})
+        };
+        let all = self.classify_value(&document, setting.as_deref())?;
+        match all.into_iter().next() {
+            Some(c) => to_js(&c),
+            None => Err(type_error("entry: nothing to classify")),
+        }
+    }
+
+    /// `classify` for every entry of a document (a Bundle's entries, or a
+    /// single resource), resolving references within it.
+    #[wasm_bindgen(js_name = classifyAll, unchecked_return_type = "Classification[]")]
+    pub fn classify_all(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] document: JsValue,
+        setting: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let value = parse_json(&json_input(&document, "document", false)?)?;
+        to_js(&self.classify_value(&value, setting.as_deref())?)
+    }
+}
+
+impl Engine {
+    /// Reads the inputs in the order the command line does, then redacts.
+    fn run(
+        &self,
+        record: &JsValue,
+        viewer: &JsValue,
+        consent: &JsValue,
+        now: &JsValue,
+        setting: Option<&str>,
+    ) -> Result<Redacted, JsValue> {
+        let policy = &self.policy;
+        let viewer = Viewer::from_json(&json_input(viewer, "viewer", true)?)
+            .map_err(|e| viewer_error(&e))?;
+        viewer.validate(policy).map_err(|e| viewer_error(&e))?;
+        let consent = if consent.is_null() || consent.is_undefined() {
+            ConsentSet::default()
+        } else {
+            ConsentSet::from_json(&json_input(consent, "consent", true)?, policy)
+                .map_err(|e| consent_error(&e))?
+        };
+        let compiled = consent.compile(policy).map_err(|e| consent_error(&e))?;
+        let now = parse_now(now)?;
+        let record = json_input(record, "record", false)?;
+        let request = Request {
+            viewer: &viewer,
+            consent: &compiled,
+            now,
+            default_setting: setting,
+        };
+        policy
+            .redact(&record, &request, Limits::default())
+            .map_err(|e| redact_error(&e))
+    }
+
+    /// Classification comes from core's decisions for a viewer who may see
+    /// nothing (no training): rule, setting and placements are decided
+    /// before anything about the viewer is.
+    fn classify_value(
+        &self,
+        document: &serde_json::Value,
+        setting: Option<&str>,
+    ) -> Result<Vec<ClassificationOut>, JsValue> {
+        let profile = self
+            .policy
+            .profiles()
+            .next()
+            .map(|p| p.id.clone())
+            .ok_or_else(|| named_error("PolicyError", "policy defines no profile", None))?;
+        let viewer = Viewer {
+            user_id: "tiergate:classify".into(),
+            name: None,
+            organisation: String::new(),
+            profile,
+            purpose: String::new(),
+            training: None,
+            break_glass: None,
+        };
+        let consent = ConsentSet::default()
+            .compile(&self.policy)
+            .map_err(|e| consent_error(&e))?;
+        let request = Request {
+            viewer: &viewer,
+            consent: &consent,
+            now: OffsetDateTime::UNIX_EPOCH,
+            default_setting: setting,
+        };
+        let decisions = self
+            .policy
+            .decide(document, &request)
+            .map_err(|e| redact_error(&e))?;
+        Ok(decisions
+            .entries
+            .into_iter()
+            .map(ClassificationOut::from)
+            .collect())
+    }
+}
+
+#[derive(Serialize)]
+struct RedactionOut<'a> {
+    outcome: &'a Outcome,
+    body: &'a str,
+    summary: &'a Summary,
+}
+
+#[derive(Serialize)]
+struct ClassificationOut {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    setting: Option<String>,
+    placements: Vec<PlacementOut>,
+}
+
+impl From<EntryDecision> for ClassificationOut {
+    fn from(d: EntryDecision) -> Self {
+        Self {
+            index: d.index,
+            resource_type: d.resource_type,
+            id: d.id,
+            rule: d.rule,
+            setting: d.setting,
+            placements: d.placements,
+        }
+    }
+}
+
+/// Serialises to plain JS values: maps become objects, `None` becomes `null`.
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| named_error("Error", &format!("cannot convert result: {e}"), None))
+}
+
+/// The bytes of a JSON input: text, bytes, or (when `objects`) a plain
+/// object serialised with `JSON.stringify`, so core parses every input the
+/// same way whatever the caller passed.
+fn json_input(value: &JsValue, what: &str, objects: bool) -> Result<Vec<u8>, JsValue> {
+    if let Some(text) = value.as_string() {
+        return Ok(text.into_bytes());
+    }
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        return Ok(bytes.to_vec());
+    }
+    if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
+        return Ok(Uint8Array::new(buffer).to_vec());
+    }
+    if objects && value.is_object() {
+        if let Some(text) = js_sys::JSON::stringify(value)
+            .ok()
+            .and_then(|s| s.as_string())
+        {
+            return Ok(text.into_bytes());
+        }
+        return Err(type_error(&format!("{what}: cannot be serialised as JSON")));
+    }
+    let expected = if objects {
+        "JSON text, bytes or an object"
+    } else {
+        "JSON text or bytes (pass the body, not a parsed object)"
+    };
+    Err(type_error(&format!("{what}: expected {expected}")))
+}
+
+fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, JsValue> {
+    tiergate_core::parse_record(bytes).map_err(|e| redact_error(&e))
+}
+
+/// RFC 3339 text or a `Date`; `undefined` or `null` is the current time.
+fn parse_now(now: &JsValue) -> Result<OffsetDateTime, JsValue> {
+    let bad_now = || redact_error(&RedactError::BadNow);
+    let millis = if now.is_undefined() || now.is_null() {
+        js_sys::Date::now()
+    } else if let Some(date) = now.dyn_ref::<js_sys::Date>() {
+        date.get_time()
+    } else if let Some(text) = now.as_string() {
+        return OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| bad_now());
+    } else {
+        return Err(bad_now());
+    };
+    if !millis.is_finite() {
+        return Err(bad_now());
+    }
+    // Whole milliseconds: a Date has no finer resolution.
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis as i64) * 1_000_000)
+        .map_err(|_| bad_now())
+}
+
+/// A JS `Error` named after the core error type, with an optional `path`.
+fn named_error(name: &str, message: &str, path: Option<&str>) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name(name);
+    if let Some(path) = path {
+        set(&error, "path", &JsValue::from_str(path));
+    }
+    error.into()
+}
+
+fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+fn set(target: &js_sys::Error, key: &str, value: &JsValue) {
+    // Setting a property on a fresh Error cannot fail; if it somehow does,
+    // the message still says everything.
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+fn policy_error(e: &PolicyError) -> JsValue {
+    let path = e.problems.first().map(|p| p.path.as_str());
+    let error: js_sys::Error = named_error("PolicyError", &e.to_string(), path).unchecked_into();
+    if let Ok(problems) = to_js(&e.problems) {
+        set(&error, "problems", &problems);
+    }
+    error.into()
+}
+
+fn viewer_error(e: &ViewerError) -> JsValue {
+    let path = match e {
+        ViewerError::Shape { path, .. } | ViewerError::BadDate { path } => path.as_str(),
+        ViewerError::UnknownProfile { .. } => "/profile",
+    };
+    named_error("ViewerError", &e.to_string(), Some(path))
+}
+
+fn consent_error(e: &ConsentError) -> JsValue {
+    named_error("ConsentError", &e.to_string(), Some(&e.path))
+}
+
+fn break_glass_error(e: &BreakGlassError) -> JsValue {
+    named_error("BreakGlassError", &e.to_string(), Some("/break_glass"))
+}
+
+fn redact_error(e: &RedactError) -> JsValue {
+    match e {
+        RedactError::Viewer(v) => viewer_error(v),
+        RedactError::Consent(c) => consent_error(c),
+        RedactError::BreakGlass(b) => break_glass_error(b),
+        RedactError::Structure { path, .. } => {
+            named_error("RedactError", &e.to_string(), Some(path))
+        }
+        _ => named_error("RedactError", &e.to_string(), None),
+    }
+}

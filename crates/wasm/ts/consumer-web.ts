@@ -1,0 +1,52 @@
+// A portal's use of the web build, checked by `tsc --noEmit` against the
+// generated declarations. Never run; only type-checked.
+import init, {
+  Engine,
+  initSync,
+  type Classification,
+  type Decisions,
+  type EntryDecision,
+  type Redaction,
+  type Summary,
+} from "../../../pkg/web/tiergate_wasm.js";
+
+export async function portal(body: Uint8Array, viewer: object, consent: object | null): Promise<unknown> {
+  await init();
+  const engine = new Engine(null);
+  const hash: string = engine.policyHash();
+
+  const out: Redaction = engine.redact(body, viewer, consent, "2026-11-25T12:00:00Z");
+  if (out.outcome === "not_found") return null;
+  const text: string = out.body;
+  const summary: Summary = out.summary;
+  const reasons: Record<string, number> = summary.withheld_by_reason;
+
+  const decisions: Decisions = engine.explain(text, JSON.stringify(viewer), null, new Date(), "primary_care");
+  const first: EntryDecision | undefined = decisions.entries[0];
+  const verdict: "allow" | "withhold" | undefined = first?.decision;
+  const labels: string[] = (first?.placements ?? []).map((p) => `${p.segment}-${p.tier}`);
+
+  const one: Classification = engine.classify({ resourceType: "Condition", id: "c1" });
+  const all: Classification[] = engine.classifyAll(text);
+
+  // @ts-expect-error a record body is bytes or text, never a parsed object
+  engine.redact({ resourceType: "Bundle" }, viewer, consent, undefined);
+
+  engine.free();
+  return { hash, reasons, verdict, labels, rule: one.rule, count: all.length };
+}
+
+export function worker(module: WebAssembly.Module): Engine {
+  initSync({ module });
+  return new Engine(null);
+}
+
+export function policyProblems(policy: string): string[] {
+  try {
+    new Engine(policy).free();
+    return [];
+  } catch (e) {
+    const error = e as Error & { path?: string; problems?: { path: string; message: string }[] };
+    return (error.problems ?? []).map((p) => `${p.path}: ${p.message}`);
+  }
+}
