@@ -191,6 +191,22 @@ describe("classify", () => {
     const c = engine.classify({ resourceType: "Basic", id: "b1" });
     assert.equal(c.rule, undefined);
     assert.deepEqual(c.placements, []);
+    assert.equal(c.disposition, "unclassified");
+  });
+
+  test("exclusion categories come from codes and free text alike", () => {
+    const tag = { system: "https://fhir.tiergate.example/CodeSystem/care-setting", code: "diagnostics" };
+    const coded = engine.classify({
+      resourceType: "Observation", id: "o1", meta: { tag: [tag] }, status: "final",
+      code: { coding: [{ system: "http://read.info/readv2", code: "43W7." }] },
+    });
+    assert.deepEqual(coded.exclusion_categories, ["hiv_aids"]);
+    assert.equal(coded.disposition, "placed");
+    const text = engine.classify({ resourceType: "Condition", id: "c1", note: [{ text: "Referred to the GUM clinic" }] });
+    assert.deepEqual(text.exclusion_categories, ["sexually_transmitted_diseases"]);
+    const plain = engine.classify({ resourceType: "Practitioner", id: "p1" });
+    assert.deepEqual(plain.exclusion_categories, []);
+    assert.equal(plain.disposition, "dependent");
   });
 
   test("a Bundle goes to classifyAll, which agrees with the decisions", () => {

@@ -954,3 +954,110 @@ fn about_targets(res: &Map<String, Value>, index: &Index<'_>) -> Vec<Option<usiz
         })
         .collect()
 }
+
+/// How one entry is classified, before anything about a viewer is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The classification rule that matched; none means withheld from all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    pub placements: Vec<PlacementOut>,
+    /// `placed`, `dependent`, `about`, `container`, or `unclassified`.
+    pub disposition: &'static str,
+    /// Exclusion categories named by codes, terms or security labels.
+    pub exclusion_categories: Vec<String>,
+    /// Whether a security label withholds it from everyone.
+    pub security_withheld: bool,
+}
+
+impl Policy {
+    /// Classifies every entry of a parsed FHIR document: rule, setting,
+    /// placements and exclusion categories. Used to label what is shown and
+    /// by tooling; decisions need [`Policy::decide`].
+    pub fn classify_document(
+        &self,
+        record: &Value,
+        default_setting: Option<&str>,
+    ) -> Result<Vec<Classification>, RedactError> {
+        let doc = record.as_object().ok_or_else(|| RedactError::Structure {
+            path: "".into(),
+            message: "expected a FHIR resource object".into(),
+        })?;
+        let default_setting = match default_setting {
+            None => None,
+            Some(s) => Some(
+                self.setting_index(s)
+                    .ok_or_else(|| RedactError::UnknownSetting {
+                        setting: s.chars().take(64).collect(),
+                    })?,
+            ),
+        };
+        let (_, entries) = entries_of(doc)?;
+        let index = Index::new(&entries);
+        Ok(entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let Some(res) = e.resource else {
+                    return Classification {
+                        index: i,
+                        resource_type: None,
+                        id: None,
+                        rule: None,
+                        setting: None,
+                        placements: Vec::new(),
+                        disposition: "unclassified",
+                        exclusion_categories: Vec::new(),
+                        security_withheld: false,
+                    };
+                };
+                let c = self.classify(res, res, &index, default_setting);
+                let s = self.sensitivity(res);
+                let mut cats: Vec<u16> = s
+                    .codes
+                    .iter()
+                    .chain(&s.text)
+                    .chain(&s.labels)
+                    .copied()
+                    .collect();
+                cats.sort_unstable();
+                cats.dedup();
+                let outcome = c.rule.and_then(|r| self.outcome(r));
+                let content_ix: Vec<usize> = match outcome {
+                    Some(Outcome::Place(ix)) => ix.clone(),
+                    _ => Vec::new(),
+                };
+                Classification {
+                    index: i,
+                    resource_type: res
+                        .get("resourceType")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    id: res.get("id").and_then(Value::as_str).map(str::to_owned),
+                    rule: c.rule.and_then(|r| self.rule_id(r)).map(str::to_owned),
+                    setting: c.setting.and_then(|s| self.settings.get(s).cloned()),
+                    placements: self.placements_of(&content_ix).1,
+                    disposition: match outcome {
+                        Some(Outcome::Place(_)) => "placed",
+                        Some(Outcome::Dependent) => "dependent",
+                        Some(Outcome::About) => "about",
+                        Some(Outcome::Container) => "container",
+                        None => "unclassified",
+                    },
+                    exclusion_categories: cats
+                        .iter()
+                        .filter_map(|c| self.categories.get(usize::from(*c)).cloned())
+                        .collect(),
+                    security_withheld: s.withhold_label,
+                }
+            })
+            .collect())
+    }
+}

@@ -85,7 +85,9 @@ pub use consent::{
     Actors, CompiledConsent, ConsentDirective, ConsentSet, DirectiveKind, Period, Scope,
     SegmentScope,
 };
-pub use decide::{Decisions, EntryDecision, PlacementOut, Reason, Request, Summary, Verdict};
+pub use decide::{
+    Classification, Decisions, EntryDecision, PlacementOut, Reason, Request, Summary, Verdict,
+};
 pub use error::{BreakGlassError, ConsentError, PolicyError, Problem, RedactError, ViewerError};
 pub use policy::{Content, Policy, Profile, DEFAULT_POLICY_JSON};
 pub use redact::{not_found_body, parse_record, Limits, Outcome, Redacted};

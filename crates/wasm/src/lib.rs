@@ -33,9 +33,8 @@
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use serde::Serialize;
 use tiergate_core::{
-    BreakGlassError, ConsentError, ConsentSet, Decisions, EntryDecision, Limits, Outcome,
-    PlacementOut, Policy, PolicyError, RedactError, Redacted, Request, Summary, Viewer,
-    ViewerError,
+    BreakGlassError, Classification, ConsentError, ConsentSet, Decisions, Limits, Outcome, Policy,
+    PolicyError, RedactError, Redacted, Request, Summary, Viewer, ViewerError,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -119,6 +118,11 @@ export interface Classification {
   rule?: string;
   setting?: string;
   placements: Placement[];
+  disposition: "placed" | "dependent" | "about" | "container" | "unclassified";
+  /** Exclusion categories named by the entry's codes, terms or security labels. */
+  exclusion_categories: string[];
+  /** A security label withholds it from everyone. */
+  security_withheld: boolean;
 }
 
 export interface Problem {
@@ -282,40 +286,10 @@ impl Engine {
         &self,
         document: &serde_json::Value,
         setting: Option<&str>,
-    ) -> Result<Vec<ClassificationOut>, JsValue> {
-        let profile = self
-            .policy
-            .profiles()
-            .next()
-            .map(|p| p.id.clone())
-            .ok_or_else(|| named_error("PolicyError", "policy defines no profile", None))?;
-        let viewer = Viewer {
-            user_id: "tiergate:classify".into(),
-            name: None,
-            organisation: String::new(),
-            profile,
-            purpose: String::new(),
-            training: None,
-            break_glass: None,
-        };
-        let consent = ConsentSet::default()
-            .compile(&self.policy)
-            .map_err(|e| consent_error(&e))?;
-        let request = Request {
-            viewer: &viewer,
-            consent: &consent,
-            now: OffsetDateTime::UNIX_EPOCH,
-            default_setting: setting,
-        };
-        let decisions = self
-            .policy
-            .decide(document, &request)
-            .map_err(|e| redact_error(&e))?;
-        Ok(decisions
-            .entries
-            .into_iter()
-            .map(ClassificationOut::from)
-            .collect())
+    ) -> Result<Vec<Classification>, JsValue> {
+        self.policy
+            .classify_document(document, setting)
+            .map_err(|e| redact_error(&e))
     }
 }
 
@@ -324,33 +298,6 @@ struct RedactionOut<'a> {
     outcome: &'a Outcome,
     body: &'a str,
     summary: &'a Summary,
-}
-
-#[derive(Serialize)]
-struct ClassificationOut {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    setting: Option<String>,
-    placements: Vec<PlacementOut>,
-}
-
-impl From<EntryDecision> for ClassificationOut {
-    fn from(d: EntryDecision) -> Self {
-        Self {
-            index: d.index,
-            resource_type: d.resource_type,
-            id: d.id,
-            rule: d.rule,
-            setting: d.setting,
-            placements: d.placements,
-        }
-    }
 }
 
 /// Serialises to plain JS values: maps become objects, `None` becomes `null`.
