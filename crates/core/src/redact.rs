@@ -316,6 +316,10 @@ impl Pruner<'_> {
                     map.shift_remove("text");
                     changed = true;
                 }
+                if changed && map.is_empty() {
+                    // An element left with nothing in it goes too.
+                    return (Action::Remove, true);
+                }
                 if removed_reference_child && in_array {
                     // A backbone element (List.entry, Encounter.diagnosis, ...)
                     // whose reference went: the element goes with it.
