@@ -1,0 +1,59 @@
+//! Shared by the fuzz targets: the policy, viewers and the leak check.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use tiergate_core::{CompiledConsent, ConsentSet, Policy, Viewer};
+
+pub const PROFILES: [&str; 11] = ["1a", "1b", "1c", "2a", "2b", "3a", "3b", "4", "5", "6", "7"];
+pub const D3: [&str; 4] = ["1a", "1b", "1c", "6"];
+
+pub fn policy() -> &'static Policy {
+    static P: OnceLock<Policy> = OnceLock::new();
+    P.get_or_init(|| Policy::default_policy().unwrap())
+}
+
+pub fn viewer(profile: &str) -> Viewer {
+    let text = format!(
+        r#"{{"user_id":"fuzz","organisation":"RVY","profile":"{profile}","purpose":"direct-care","training":{{"expires":"2027-01-01"}}}}"#
+    );
+    Viewer::from_json(text.as_bytes()).unwrap()
+}
+
+pub fn full_consent() -> CompiledConsent {
+    ConsentSet::from_json(
+        br#"{"directives":[{"id":"c","kind":"permit","recorded":"2026-01-01","actors":{"organisations":["RVY"]}}]}"#,
+        policy(),
+    )
+    .unwrap()
+    .compile(policy())
+    .unwrap()
+}
+
+/// Every excluded code or term anywhere in a JSON value.
+pub fn sensitive(v: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![("", v, None::<&serde_json::Map<String, Value>>)];
+    while let Some((key, v, parent)) = stack.pop() {
+        match v {
+            Value::Object(m) => stack.extend(m.iter().map(|(k, c)| (k.as_str(), c, Some(m)))),
+            Value::Array(items) => stack.extend(items.iter().map(|c| (key, c, parent))),
+            Value::String(s) => {
+                if key == "code" || key == "valueCode" {
+                    let system = if key == "code" { parent.and_then(|p| p.get("system")).and_then(Value::as_str) } else { None };
+                    for c in policy().exclusion_categories_of(system, s) {
+                        found.push(format!("code ({c})"));
+                    }
+                }
+                let skip = ["id", "reference", "fullUrl", "url", "system", "version", "profile", "div_id", "contentType", "language", "uri", "source", "data"];
+                if !skip.contains(&key) {
+                    for c in policy().term_categories_of(s) {
+                        found.push(format!("term in {key} ({c})"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
