@@ -1,4 +1,5 @@
 //! Shared by the fuzz targets: the policy, viewers and the leak check.
+#![allow(dead_code)]
 
 use std::sync::OnceLock;
 
