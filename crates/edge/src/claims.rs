@@ -1,0 +1,195 @@
+//! The viewer a verified token describes.
+//!
+//! Claims (all strings unless noted):
+//!
+//! | claim | viewer | |
+//! | --- | --- | --- |
+//! | `sub` | `user_id` | required |
+//! | `name` | `name` | optional |
+//! | `org` | `organisation` (ODS code) | required |
+//! | `profile` | `profile` (a table 6 id) | required (see below) |
+//! | `job_role` | a national job-role code | only if the policy maps job roles |
+//! | `purpose_of_use` | `purpose` | required |
+//! | `training_expires` | `training.expires` (FHIR date) | absent: no training, nothing shared |
+//! | `training_completed` | `training.completed` | optional |
+//!
+//! The default policy has no map from national job-role codes to profiles,
+//! so today a token must carry `profile`; a token with only `job_role` is
+//! refused ([`ClaimsError::JobRoleUnmapped`]) rather than guessed.
+
+use serde_json::{Map, Value};
+use tiergate_core::{Policy, Training, Viewer};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimsError {
+    #[error("claim `{claim}` missing or not a string")]
+    Missing { claim: &'static str },
+    #[error("claim `{claim}` is too long or has control characters")]
+    Bad { claim: &'static str },
+    #[error("claim `profile` names no profile of the policy")]
+    UnknownProfile,
+    #[error("claim `job_role` given but the policy has no job-role map; give `profile`")]
+    JobRoleUnmapped,
+    #[error("claim `training_expires` is not a date")]
+    BadTraining,
+}
+
+fn text<'a>(
+    claims: &'a Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<&'a str>, ClaimsError> {
+    match claims.get(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
+                Err(ClaimsError::Bad { claim })
+            } else {
+                Ok(Some(s.as_str()))
+            }
+        }
+        Some(_) => Err(ClaimsError::Bad { claim }),
+    }
+}
+
+fn required<'a>(
+    claims: &'a Map<String, Value>,
+    claim: &'static str,
+) -> Result<&'a str, ClaimsError> {
+    text(claims, claim)?.ok_or(ClaimsError::Missing { claim })
+}
+
+/// Maps verified claims to a core [`Viewer`] (without break glass, which
+/// comes from the request) and validates it against the policy.
+pub fn viewer_from_claims(
+    claims: &Map<String, Value>,
+    policy: &Policy,
+) -> Result<Viewer, ClaimsError> {
+    let user_id = required(claims, "sub")?.to_owned();
+    let organisation = required(claims, "org")?.to_owned();
+    let profile = match (text(claims, "profile")?, text(claims, "job_role")?) {
+        (Some(p), _) => p.to_owned(),
+        (None, Some(_)) => return Err(ClaimsError::JobRoleUnmapped),
+        (None, None) => return Err(ClaimsError::Missing { claim: "profile" }),
+    };
+    if policy.profile(&profile).is_none() {
+        return Err(ClaimsError::UnknownProfile);
+    }
+    let purpose = required(claims, "purpose_of_use")?.to_owned();
+    let training = match text(claims, "training_expires")? {
+        None => None,
+        Some(expires) => Some(Training {
+            completed: text(claims, "training_completed")?.map(str::to_owned),
+            expires: expires.to_owned(),
+        }),
+    };
+    let viewer = Viewer {
+        user_id,
+        name: text(claims, "name")?.map(str::to_owned),
+        organisation,
+        profile,
+        purpose,
+        training,
+        break_glass: None,
+    };
+    viewer
+        .validate(policy)
+        .map_err(|_| ClaimsError::BadTraining)?;
+    Ok(viewer)
+}
+
+/// The claims a token for `viewer` carries (used by the demo login).
+pub fn claims_for(viewer: &Viewer) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sub".into(), viewer.user_id.clone().into());
+    if let Some(n) = &viewer.name {
+        m.insert("name".into(), n.clone().into());
+    }
+    m.insert("org".into(), viewer.organisation.clone().into());
+    m.insert("profile".into(), viewer.profile.clone().into());
+    m.insert("purpose_of_use".into(), viewer.purpose.clone().into());
+    if let Some(t) = &viewer.training {
+        m.insert("training_expires".into(), t.expires.clone().into());
+        if let Some(c) = &t.completed {
+            m.insert("training_completed".into(), c.clone().into());
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy() -> Policy {
+        Policy::default_policy().unwrap()
+    }
+
+    fn base() -> Map<String, Value> {
+        json!({"sub": "u1", "name": "Dr A", "org": "R9A", "profile": "6",
+               "purpose_of_use": "direct-care", "training_expires": "2029-03-31"})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn maps_claims() {
+        let v = viewer_from_claims(&base(), &policy()).unwrap();
+        assert_eq!(v.user_id, "u1");
+        assert_eq!(v.organisation, "R9A");
+        assert_eq!(v.profile, "6");
+        assert_eq!(v.training.unwrap().expires, "2029-03-31");
+        assert!(v.break_glass.is_none());
+        let back = claims_for(&viewer_from_claims(&base(), &policy()).unwrap());
+        assert_eq!(viewer_from_claims(&back, &policy()).unwrap().user_id, "u1");
+    }
+
+    #[test]
+    fn no_training_claim_means_no_training() {
+        let mut c = base();
+        c.remove("training_expires");
+        assert!(viewer_from_claims(&c, &policy())
+            .unwrap()
+            .training
+            .is_none());
+    }
+
+    #[test]
+    fn refusals() {
+        let p = policy();
+        for (claim, value, err) in [
+            ("sub", Value::Null, ClaimsError::Missing { claim: "sub" }),
+            ("org", json!(5), ClaimsError::Bad { claim: "org" }),
+            (
+                "org",
+                json!("R9A\r\nX-Evil: 1"),
+                ClaimsError::Bad { claim: "org" },
+            ),
+            ("profile", json!("99"), ClaimsError::UnknownProfile),
+            (
+                "purpose_of_use",
+                Value::Null,
+                ClaimsError::Missing {
+                    claim: "purpose_of_use",
+                },
+            ),
+            ("training_expires", json!("soon"), ClaimsError::BadTraining),
+        ] {
+            let mut c = base();
+            c.insert(claim.into(), value);
+            assert_eq!(viewer_from_claims(&c, &p), Err(err), "{claim}");
+        }
+        let mut c = base();
+        c.remove("profile");
+        assert_eq!(
+            viewer_from_claims(&c, &p),
+            Err(ClaimsError::Missing { claim: "profile" })
+        );
+        c.insert("job_role".into(), json!("R8000"));
+        assert_eq!(
+            viewer_from_claims(&c, &p),
+            Err(ClaimsError::JobRoleUnmapped)
+        );
+    }
+}

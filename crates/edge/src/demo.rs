@@ -1,0 +1,416 @@
+//! The built-in demo: an origin serving the seven synthetic demo patients
+//! of `crates/cli/demo` (with their consents as baseline directives), the
+//! demo users, and the demo-only signing key for the demo login.
+//!
+//! Everything here is synthetic. The demo key is public (committed): its
+//! tokens are accepted only when the worker runs with `DEMO=on`, and only
+//! with the demo issuer.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tiergate_core::{ConsentDirective, ConsentSet, Policy, Viewer};
+
+use crate::route::{parse_query, NHS_NUMBER_SYSTEM};
+
+/// The demo-only key file (see `crates/edge/demo/`).
+pub const DEMO_KEY_JSON: &str = include_str!("../demo/DEMO-ONLY-signing-key.json");
+
+/// Demo users: key, viewer JSON (break glass is not part of a user: it is
+/// stated per request).
+pub const USERS: &[(&str, &str)] = &[
+    (
+        "admin-clerk-5",
+        include_str!("../../cli/demo/viewers/admin-clerk-5.json"),
+    ),
+    (
+        "aed-doctor-6",
+        include_str!("../../cli/demo/viewers/aed-doctor-6.json"),
+    ),
+    (
+        "careline-advisor-5",
+        include_str!("../../cli/demo/viewers/careline-advisor-5.json"),
+    ),
+    (
+        "community-matron-2a",
+        include_str!("../../cli/demo/viewers/community-matron-2a.json"),
+    ),
+    (
+        "community-psychiatrist-1c",
+        include_str!("../../cli/demo/viewers/community-psychiatrist-1c.json"),
+    ),
+    (
+        "community-social-worker-3b",
+        include_str!("../../cli/demo/viewers/community-social-worker-3b.json"),
+    ),
+    ("cpn-2a", include_str!("../../cli/demo/viewers/cpn-2a.json")),
+    (
+        "district-nurse-7",
+        include_str!("../../cli/demo/viewers/district-nurse-7.json"),
+    ),
+    (
+        "ed-doctor-phil-6",
+        include_str!("../../cli/demo/viewers/ed-doctor-phil-6.json"),
+    ),
+    (
+        "expired-training-7",
+        include_str!("../../cli/demo/viewers/expired-training-7.json"),
+    ),
+    ("gp-1b", include_str!("../../cli/demo/viewers/gp-1b.json")),
+    (
+        "health-trainer-4",
+        include_str!("../../cli/demo/viewers/health-trainer-4.json"),
+    ),
+    (
+        "hospital-social-worker-3a",
+        include_str!("../../cli/demo/viewers/hospital-social-worker-3a.json"),
+    ),
+    (
+        "hospital-specialist-1a",
+        include_str!("../../cli/demo/viewers/hospital-specialist-1a.json"),
+    ),
+    (
+        "matron-2a",
+        include_str!("../../cli/demo/viewers/matron-2a.json"),
+    ),
+    (
+        "neighbourhood-social-worker-3b",
+        include_str!("../../cli/demo/viewers/neighbourhood-social-worker-3b.json"),
+    ),
+    (
+        "social-work-team-leader-3b",
+        include_str!("../../cli/demo/viewers/social-work-team-leader-3b.json"),
+    ),
+];
+
+/// Demo patients: key, record (a searchset Bundle as `$everything` returns
+/// it), consent directives.
+pub const PATIENTS: &[(&str, &str, &str)] = &[
+    (
+        "joe",
+        include_str!("../../cli/demo/joe.json"),
+        include_str!("../../cli/demo/consents/joe.json"),
+    ),
+    (
+        "joan",
+        include_str!("../../cli/demo/joan.json"),
+        include_str!("../../cli/demo/consents/joan.json"),
+    ),
+    (
+        "brenda",
+        include_str!("../../cli/demo/brenda.json"),
+        include_str!("../../cli/demo/consents/brenda.json"),
+    ),
+    (
+        "david",
+        include_str!("../../cli/demo/david.json"),
+        include_str!("../../cli/demo/consents/david.json"),
+    ),
+    (
+        "phil-ed-patient",
+        include_str!("../../cli/demo/phil-ed-patient.json"),
+        include_str!("../../cli/demo/consents/phil-ed-patient.json"),
+    ),
+    (
+        "neighbourhood",
+        include_str!("../../cli/demo/neighbourhood.json"),
+        include_str!("../../cli/demo/consents/neighbourhood.json"),
+    ),
+    (
+        "susan",
+        include_str!("../../cli/demo/susan.json"),
+        include_str!("../../cli/demo/consents/susan.json"),
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo file `{0}` does not parse")]
+    Data(String),
+}
+
+/// One demo patient.
+#[derive(Debug, Clone)]
+pub struct Patient {
+    pub key: String,
+    pub id: String,
+    pub nhs_number: String,
+    pub family: String,
+    pub birth_date: String,
+    pub record: Value,
+    pub consent: Vec<ConsentDirective>,
+}
+
+/// A demo user for the login page.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub key: String,
+    pub viewer: Viewer,
+}
+
+/// The demo, parsed once per process or isolate.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub patients: Vec<Patient>,
+    pub users: Vec<User>,
+    pub key: p256::ecdsa::SigningKey,
+    pub kid: String,
+    pub issuer: String,
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+impl Demo {
+    pub fn load(policy: &Policy) -> Result<Self, DemoError> {
+        let mut patients = Vec::new();
+        for (key, record, consent) in PATIENTS {
+            let record: Value =
+                serde_json::from_str(record).map_err(|_| DemoError::Data((*key).into()))?;
+            let patient = record
+                .get("entry")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.get("resource"))
+                .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("Patient"))
+                .cloned()
+                .ok_or_else(|| DemoError::Data((*key).into()))?;
+            let consent = ConsentSet::from_json(consent.as_bytes(), policy)
+                .map_err(|_| DemoError::Data(format!("consents/{key}")))?;
+            let nhs = patient
+                .get("identifier")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|i| i.get("system").and_then(Value::as_str) == Some(NHS_NUMBER_SYSTEM))
+                .and_then(|i| i.get("value"))
+                .map(s)
+                .unwrap_or_default();
+            let family = patient
+                .get("name")
+                .and_then(|n| n.get(0))
+                .and_then(|n| n.get("family"))
+                .map(s)
+                .unwrap_or_default();
+            patients.push(Patient {
+                key: (*key).to_owned(),
+                id: patient.get("id").map(s).unwrap_or_default(),
+                nhs_number: nhs,
+                family,
+                birth_date: patient.get("birthDate").map(s).unwrap_or_default(),
+                record,
+                consent: consent.directives,
+            });
+        }
+        let mut users = Vec::new();
+        for (key, json) in USERS {
+            let mut viewer = Viewer::from_json(json.as_bytes())
+                .map_err(|_| DemoError::Data(format!("viewers/{key}")))?;
+            viewer.break_glass = None;
+            users.push(User {
+                key: (*key).to_owned(),
+                viewer,
+            });
+        }
+        let keyfile: Value =
+            serde_json::from_str(DEMO_KEY_JSON).map_err(|_| DemoError::Data("key".into()))?;
+        let d = keyfile
+            .get("d")
+            .and_then(Value::as_str)
+            .and_then(|d| URL_SAFE_NO_PAD.decode(d).ok())
+            .ok_or_else(|| DemoError::Data("key".into()))?;
+        let key =
+            p256::ecdsa::SigningKey::from_slice(&d).map_err(|_| DemoError::Data("key".into()))?;
+        Ok(Self {
+            patients,
+            users,
+            key,
+            kid: keyfile.get("kid").map(s).unwrap_or_default(),
+            issuer: keyfile.get("issuer").map(s).unwrap_or_default(),
+        })
+    }
+
+    /// The public JWKS of the demo key.
+    pub fn jwks(&self) -> crate::jwt::Jwks {
+        let set = json!({"keys": [crate::jwt::es256_public_jwk(&self.key, &self.kid)]});
+        crate::jwt::Jwks::from_json(set.to_string().as_bytes()).unwrap_or_default()
+    }
+
+    /// A demo token for a demo user, valid for an hour from `now` (Unix seconds).
+    pub fn token(&self, user: &str, audience: &str, now: i64) -> Option<String> {
+        let u = self.users.iter().find(|u| u.key == user)?;
+        let mut claims = crate::claims::claims_for(&u.viewer);
+        claims.insert("iss".into(), self.issuer.clone().into());
+        claims.insert("aud".into(), audience.into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("nbf".into(), now.into());
+        claims.insert("exp".into(), (now + 3600).into());
+        Some(crate::jwt::sign_es256(
+            &Value::Object(claims),
+            &self.kid,
+            &self.key,
+        ))
+    }
+
+    /// Baseline consent directives of a demo patient.
+    pub fn consent(&self, patient: &str) -> &[ConsentDirective] {
+        self.patients
+            .iter()
+            .find(|p| p.id == patient)
+            .map_or(&[], |p| p.consent.as_slice())
+    }
+
+    /// Answers an origin request (`upstream` as built by [`crate::route`]):
+    /// status and body.
+    pub fn respond(&self, upstream: &str) -> (u16, Vec<u8>) {
+        let not_found = || (404, tiergate_core::not_found_body());
+        let (path, query) = upstream.split_once('?').unwrap_or((upstream, ""));
+        let Ok(params) = parse_query(query) else {
+            return (400, tiergate_core::not_found_body());
+        };
+        let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let segments: Vec<&str> = path.split('/').collect();
+        let ok = |v: &Value| (200, serde_json::to_vec(v).unwrap_or_default());
+        let searchset = |resources: Vec<&Value>| {
+            let entries: Vec<Value> = resources
+                .into_iter()
+                .map(|r| json!({"resource": r, "search": {"mode": "match"}}))
+                .collect();
+            json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries})
+        };
+        match segments.as_slice() {
+            ["Patient"] => {
+                let matches: Vec<&Value> = self
+                    .patients
+                    .iter()
+                    .filter(|p| match param("identifier") {
+                        Some(i) => i.rsplit('|').next() == Some(p.nhs_number.as_str()),
+                        None => {
+                            param("family").is_some_and(|f| f.eq_ignore_ascii_case(&p.family))
+                                && param("birthdate") == Some(p.birth_date.as_str())
+                        }
+                    })
+                    .filter_map(|p| p.record.get("entry")?.get(0)?.get("resource"))
+                    .collect();
+                ok(&searchset(matches))
+            }
+            ["Patient", id, "$everything"] => match self.patients.iter().find(|p| p.id == *id) {
+                Some(p) => ok(&p.record),
+                None => not_found(),
+            },
+            [t] => {
+                let Some(p) =
+                    param("patient").and_then(|id| self.patients.iter().find(|p| p.id == id))
+                else {
+                    return ok(&searchset(Vec::new()));
+                };
+                let matches = resources(&p.record)
+                    .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some(t))
+                    .collect();
+                ok(&searchset(matches))
+            }
+            [t, id] | [t, id, "_history"] | [t, id, "_history", "1"] => {
+                let found = self
+                    .patients
+                    .iter()
+                    .flat_map(|p| resources(&p.record))
+                    .find(|r| {
+                        r.get("resourceType").and_then(Value::as_str) == Some(t)
+                            && r.get("id").and_then(Value::as_str) == Some(id)
+                    });
+                match (found, segments.len()) {
+                    (None, _) => not_found(),
+                    (Some(r), 3) => ok(
+                        &json!({"resourceType": "Bundle", "type": "history", "total": 1,
+                        "entry": [{"resource": r, "request": {"method": "PUT", "url": format!("{t}/{id}")}}]}),
+                    ),
+                    (Some(r), _) => ok(r),
+                }
+            }
+            _ => not_found(),
+        }
+    }
+}
+
+fn resources(record: &Value) -> impl Iterator<Item = &Value> {
+    record
+        .get("entry")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("resource"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Demo {
+        Demo::load(&Policy::default_policy().unwrap()).unwrap()
+    }
+
+    fn body(r: (u16, Vec<u8>)) -> (u16, Value) {
+        (r.0, serde_json::from_slice(&r.1).unwrap())
+    }
+
+    #[test]
+    fn loads_every_patient_user_and_the_key() {
+        let d = demo();
+        assert_eq!(d.patients.len(), 7);
+        assert_eq!(d.users.len(), 17);
+        assert!(d
+            .patients
+            .iter()
+            .all(|p| p.nhs_number.len() == 10 && !p.id.is_empty()));
+        assert!(!d.consent("joe-patient").is_empty());
+        assert!(d.consent("nobody").is_empty());
+        assert!(!d.jwks().is_empty());
+    }
+
+    #[test]
+    fn demo_tokens_verify_against_the_demo_key_only() {
+        let d = demo();
+        let t = d.token("aed-doctor-6", "tiergate", 1_790_000_000).unwrap();
+        let expect = crate::jwt::Expectations {
+            issuer: &d.issuer,
+            audience: "tiergate",
+            now: 1_790_000_100,
+        };
+        let claims = crate::jwt::verify(&t, &d.jwks(), &expect).unwrap();
+        assert_eq!(claims["profile"], "6");
+        let empty = crate::jwt::Jwks::default();
+        assert!(crate::jwt::verify(&t, &empty, &expect).is_err());
+        assert!(d.token("nobody", "tiergate", 0).is_none());
+    }
+
+    #[test]
+    fn origin_answers() {
+        let d = demo();
+        let (s, v) = body(d.respond("Patient/joe-patient/$everything"));
+        assert_eq!(s, 200);
+        assert_eq!(v["entry"].as_array().unwrap().len(), 37);
+        let (s, v) = body(d.respond("Patient/joe-patient"));
+        assert_eq!((s, v["id"].as_str()), (200, Some("joe-patient")));
+        let (s, v) = body(d.respond("AllergyIntolerance/joe-allergy/_history"));
+        assert_eq!((s, v["type"].as_str()), (200, Some("history")));
+        let (s, v) = body(d.respond("Condition?patient=joe-patient"));
+        assert_eq!(s, 200);
+        assert!(v["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["resource"]["resourceType"] == "Condition"));
+        let (_, v) = body(d.respond(
+            "Patient?identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9990000018&_count=11",
+        ));
+        assert_eq!(v["total"], 1);
+        let (_, v) = body(d.respond("Patient?family=whitfield&birthdate=1963-04-12&_count=11"));
+        assert_eq!(v["total"], 1);
+        let (_, v) = body(d.respond("Patient?family=whitfield&birthdate=1963-04-13&_count=11"));
+        assert_eq!(v["total"], 0);
+        assert_eq!(d.respond("Observation/nope").0, 404);
+        assert_eq!(d.respond("Patient/nobody/$everything").0, 404);
+    }
+}

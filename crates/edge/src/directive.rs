@@ -1,0 +1,348 @@
+//! Consent directives recorded at the edge, stored as FHIR R4 `Consent`
+//! resources (the form core reads, see `docs/consent.md`).
+//!
+//! Two ways in:
+//! * **consent at the point of care**: a practitioner records that the
+//!   patient permits sharing with the practitioner's own organisation
+//!   (optionally narrowed to profiles, a scope and a period);
+//! * **opt-out**: a deny of a scope (the whole record, a segment or tier,
+//!   a content line, an exclusion category or one entry), optionally for
+//!   some actors only. The patient or an authorised proxy should record
+//!   it; for now a practitioner records it on the patient's behalf, and
+//!   the Consent names who recorded it.
+//!
+//! Every directive is checked by core before it is stored, and the FHIR
+//! resource built for it is read back by core and must give the same
+//! directive, so what is stored always means what was asked.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tiergate_core::{
+    Actors, ConsentDirective, ConsentSet, DirectiveKind, Period, Policy, Scope, Viewer,
+};
+
+use crate::outcome::Refusal;
+
+/// Body of `POST /consent/Patient/{id}` (permit for the caller's organisation).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermitRequest {
+    /// Profiles within the organisation; empty means every profile.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub period: Option<Period>,
+}
+
+/// Body of `POST /consent/Patient/{id}/opt-out`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutRequest {
+    /// Who the opt-out applies to; empty means everyone.
+    #[serde(default)]
+    pub actors: Actors,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub period: Option<Period>,
+}
+
+/// A directive ready to store.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub directive: ConsentDirective,
+    /// The FHIR `Consent`, compact JSON.
+    pub resource: String,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
+    if body.len() > 16 * 1024 {
+        return Err(Refusal::BadRequest);
+    }
+    serde_json::from_slice(body).map_err(|_| Refusal::BadRequest)
+}
+
+/// Consent at the point of care: a permit for the recorder's organisation.
+pub fn permit(
+    body: &[u8],
+    patient: &str,
+    recorder: &Viewer,
+    id: &str,
+    now: &str,
+    policy: &Policy,
+) -> Result<Recorded, Refusal> {
+    let req: PermitRequest = parse(body)?;
+    let directive = ConsentDirective {
+        id: id.to_owned(),
+        kind: DirectiveKind::Permit,
+        recorded: now.to_owned(),
+        period: req.period,
+        actors: Actors {
+            organisations: vec![recorder.organisation.clone()],
+            profiles: req.profiles,
+            users: Vec::new(),
+        },
+        scope: req.scope,
+    };
+    finish(directive, patient, recorder, policy)
+}
+
+/// An opt-out, recorded on the patient's behalf.
+pub fn opt_out(
+    body: &[u8],
+    patient: &str,
+    recorder: &Viewer,
+    id: &str,
+    now: &str,
+    policy: &Policy,
+) -> Result<Recorded, Refusal> {
+    let req: OptOutRequest = parse(body)?;
+    let directive = ConsentDirective {
+        id: id.to_owned(),
+        kind: DirectiveKind::Deny,
+        recorded: now.to_owned(),
+        period: req.period,
+        actors: req.actors,
+        scope: req.scope,
+    };
+    finish(directive, patient, recorder, policy)
+}
+
+fn finish(
+    directive: ConsentDirective,
+    patient: &str,
+    recorder: &Viewer,
+    policy: &Policy,
+) -> Result<Recorded, Refusal> {
+    let set = ConsentSet {
+        directives: vec![directive.clone()],
+    };
+    set.compile(policy).map_err(|_| Refusal::BadRequest)?;
+    let resource = to_fhir(&directive, patient, recorder, policy);
+    // What is stored must read back as exactly what was asked.
+    let back = ConsentSet::from_value(&resource, policy).map_err(|_| Refusal::BadRequest)?;
+    if back.directives != vec![directive.clone()] {
+        return Err(Refusal::BadRequest);
+    }
+    Ok(Recorded {
+        directive,
+        resource: resource.to_string(),
+    })
+}
+
+/// The FHIR R4 `Consent` for a directive.
+pub fn to_fhir(d: &ConsentDirective, patient: &str, recorder: &Viewer, policy: &Policy) -> Value {
+    let fhir = &policy.document().consent.fhir;
+    let ods = fhir.organisation_systems.first().map_or(
+        "https://fhir.nhs.uk/Id/ods-organization-code",
+        String::as_str,
+    );
+    let ident = |system: &str, value: &str| json!({"reference": {"identifier": {"system": system, "value": value}}});
+    let mut actor: Vec<Value> = Vec::new();
+    actor.extend(d.actors.organisations.iter().map(|o| ident(ods, o)));
+    actor.extend(
+        d.actors
+            .profiles
+            .iter()
+            .map(|p| ident(&fhir.profile_system, p)),
+    );
+    actor.extend(
+        d.actors
+            .users
+            .iter()
+            .map(|u| ident("https://fhir.nhs.uk/Id/sds-user-id", u)),
+    );
+    let mut code: Vec<Value> = Vec::new();
+    for s in &d.scope.segments {
+        let c = match s.tier {
+            Some(t) => format!("{}-{t}", s.segment),
+            None => s.segment.clone(),
+        };
+        code.push(json!({"coding": [{"system": fhir.placement_system, "code": c}]}));
+    }
+    for c in &d.scope.content {
+        code.push(json!({"coding": [{"system": fhir.content_system, "code": c}]}));
+    }
+    for c in &d.scope.categories {
+        code.push(json!({"coding": [{"system": fhir.category_system, "code": c}]}));
+    }
+    let data: Vec<Value> = d
+        .scope
+        .entries
+        .iter()
+        .map(|e| json!({"meaning": "instance", "reference": {"reference": e}}))
+        .collect();
+    let (kind, rule) = match d.kind {
+        DirectiveKind::Permit => ("permit", "OPTIN"),
+        DirectiveKind::Deny => ("deny", "OPTOUT"),
+    };
+    let mut provision = serde_json::Map::new();
+    provision.insert("type".into(), kind.into());
+    if let Some(p) = &d.period {
+        provision.insert(
+            "period".into(),
+            serde_json::to_value(p).unwrap_or(Value::Null),
+        );
+    }
+    if !actor.is_empty() {
+        provision.insert("actor".into(), Value::Array(actor));
+    }
+    provision.insert(
+        "action".into(),
+        json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": "access"}]}]),
+    );
+    if !code.is_empty() {
+        provision.insert("code".into(), Value::Array(code));
+    }
+    if !data.is_empty() {
+        provision.insert("data".into(), Value::Array(data));
+    }
+    json!({
+        "resourceType": "Consent",
+        "id": d.id,
+        "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": format!("Patient/{patient}")},
+        "dateTime": d.recorded,
+        "performer": [{"identifier": {"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": recorder.user_id}}],
+        "organization": [{"identifier": {"system": ods, "value": recorder.organisation}}],
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": rule}]},
+        "provision": Value::Object(provision),
+    })
+}
+
+/// A searchset Bundle of stored Consent resources (compact JSON texts).
+pub fn bundle(resources: &[String]) -> Value {
+    let entries: Vec<Value> = resources
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+        .map(|r| json!({"resource": r, "search": {"mode": "match"}}))
+        .collect();
+    json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries})
+}
+
+/// Reads stored Consent resources (and any baseline directives, e.g. the
+/// demo's) into one set. An unreadable stored directive is an error: the
+/// request releases nothing.
+pub fn load(
+    baseline: &[ConsentDirective],
+    stored: &[String],
+    policy: &Policy,
+) -> Result<ConsentSet, Refusal> {
+    let mut directives = baseline.to_vec();
+    for s in stored {
+        let v: Value = serde_json::from_str(s).map_err(|_| Refusal::BadGateway)?;
+        let set = ConsentSet::from_value(&v, policy).map_err(|_| Refusal::BadGateway)?;
+        directives.extend(set.directives);
+    }
+    Ok(ConsentSet { directives })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiergate_core::SegmentScope;
+
+    fn policy() -> Policy {
+        Policy::default_policy().unwrap()
+    }
+
+    fn recorder() -> Viewer {
+        Viewer::from_json(br#"{"user_id": "u1", "organisation": "R9A", "profile": "6", "purpose": "direct-care", "training": {"expires": "2029-01-01"}}"#).unwrap()
+    }
+
+    #[test]
+    fn permit_for_own_organisation_round_trips() {
+        let p = policy();
+        let body = br#"{"profiles": ["6"], "scope": {"segments": [{"segment": "summary", "tier": 2}]}, "period": {"end": "2027-11-20"}}"#;
+        let r = permit(
+            body,
+            "joe-patient",
+            &recorder(),
+            "c-1",
+            "2026-11-25T12:00:00Z",
+            &p,
+        )
+        .unwrap();
+        assert_eq!(r.directive.actors.organisations, vec!["R9A"]);
+        assert_eq!(r.directive.actors.profiles, vec!["6"]);
+        assert_eq!(
+            r.directive.scope.segments,
+            vec![SegmentScope {
+                segment: "summary".into(),
+                tier: Some(2)
+            }]
+        );
+        let v: Value = serde_json::from_str(&r.resource).unwrap();
+        assert_eq!(v["resourceType"], "Consent");
+        assert_eq!(v["patient"]["reference"], "Patient/joe-patient");
+        assert_eq!(v["provision"]["type"], "permit");
+        let loaded = load(&[], std::slice::from_ref(&r.resource), &p).unwrap();
+        assert_eq!(loaded.directives, vec![r.directive]);
+    }
+
+    #[test]
+    fn opt_out_of_category_entry_and_segment() {
+        let p = policy();
+        let body = br#"{"scope": {"categories": ["hiv_aids"], "entries": ["Condition/c-41"], "segments": [{"segment": "community"}]}}"#;
+        let r = opt_out(body, "p1", &recorder(), "o-1", "2026-11-25T12:00:00Z", &p).unwrap();
+        assert_eq!(r.directive.kind, DirectiveKind::Deny);
+        assert!(r.directive.actors.organisations.is_empty());
+        assert!(r.resource.contains("OPTOUT"));
+        let whole = opt_out(b"{}", "p1", &recorder(), "o-2", "2026-11-25T12:00:00Z", &p).unwrap();
+        assert_eq!(whole.directive.scope, Scope::default());
+    }
+
+    #[test]
+    fn bad_directives_are_refused() {
+        let p = policy();
+        let r = recorder();
+        let now = "2026-11-25T12:00:00Z";
+        for body in [
+            &b"not json"[..],
+            br#"{"scope": {"segments": [{"segment": "nowhere"}]}}"#,
+            br#"{"scope": {"segments": [{"segment": "summary", "tier": 9}]}}"#,
+            br#"{"profiles": ["99"]}"#,
+            br#"{"scope": {"categories": ["hiv_aids"]}}"#,
+            br#"{"organisations": ["OTHER"]}"#,
+            br#"{"period": {"end": "whenever"}}"#,
+        ] {
+            assert_eq!(
+                permit(body, "p1", &r, "c", now, &p).unwrap_err(),
+                Refusal::BadRequest
+            );
+        }
+        assert!(opt_out(
+            br#"{"scope": {"categories": ["nope"]}}"#,
+            "p1",
+            &r,
+            "o",
+            now,
+            &p
+        )
+        .is_err());
+        assert!(permit(&vec![b' '; 20_000], "p1", &r, "c", now, &p).is_err());
+    }
+
+    #[test]
+    fn load_merges_baseline_and_stored_and_refuses_garbage() {
+        let p = policy();
+        let base = ConsentSet::from_json(
+            br#"{"directives": [{"id": "b", "kind": "permit", "recorded": "2026-01-01"}]}"#,
+            &p,
+        )
+        .unwrap();
+        let r = opt_out(b"{}", "p1", &recorder(), "o", "2026-11-25T12:00:00Z", &p).unwrap();
+        let set = load(&base.directives, &[r.resource], &p).unwrap();
+        assert_eq!(set.directives.len(), 2);
+        assert_eq!(
+            load(&[], &["{".into()], &p).unwrap_err(),
+            Refusal::BadGateway
+        );
+        let b = bundle(&["{\"resourceType\":\"Consent\",\"id\":\"x\"}".into()]);
+        assert_eq!(b["total"], 1);
+    }
+}

@@ -1,0 +1,339 @@
+//! The record path between the origin's answer and the response: accept
+//! (or refuse) what the origin returned, then decide and redact with core.
+//! Every failure releases nothing.
+
+use serde_json::Value;
+use tiergate_core::{ConsentSet, Decisions, Outcome, Policy, Request, Viewer};
+use time::OffsetDateTime;
+
+use crate::outcome::Refusal;
+use crate::route::Route;
+
+/// Default largest origin body accepted (bytes).
+pub const DEFAULT_MAX_ORIGIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// What to send back for a record request.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub decisions: Decisions,
+    /// Whether record data was released (a withheld read is a 404).
+    pub released: bool,
+}
+
+/// Checks an origin answer: status, content type, size, JSON, and that it
+/// belongs to the request's one patient. Returns the record and patient.
+pub fn accept_origin(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    route: &Route,
+    max_bytes: usize,
+) -> Result<(Value, String), Refusal> {
+    match status {
+        200 => {}
+        404 | 410 => return Err(Refusal::NotFound),
+        _ => return Err(Refusal::BadGateway),
+    }
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if !(ct.starts_with("application/fhir+json") || ct.starts_with("application/json")) {
+        return Err(Refusal::BadGateway);
+    }
+    if body.len() > max_bytes {
+        return Err(Refusal::BadGateway);
+    }
+    let record: Value = serde_json::from_slice(body).map_err(|_| Refusal::BadGateway)?;
+    match record.get("resourceType").and_then(Value::as_str) {
+        None | Some("OperationOutcome") => return Err(Refusal::BadGateway),
+        Some(_) => {}
+    }
+    let patient = crate::context::record_patient(&record, route.patient.as_deref())?;
+    Ok((record, patient))
+}
+
+/// Checks break glass against the policy before anything is fetched.
+pub fn check_break_glass(
+    viewer: &Viewer,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Result<(), Refusal> {
+    viewer
+        .break_glass_at(policy, now)
+        .map(|_| ())
+        .map_err(|_| Refusal::BreakGlassRefused)
+}
+
+/// Decides and redacts a record for a viewer.
+pub fn redact(
+    record: &Value,
+    viewer: &Viewer,
+    consent: &ConsentSet,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> Result<Served, Refusal> {
+    check_break_glass(viewer, policy, now)?;
+    let compiled = consent.compile(policy).map_err(|_| Refusal::BadGateway)?;
+    let request = Request {
+        viewer,
+        consent: &compiled,
+        now,
+        default_setting: None,
+    };
+    let red = policy
+        .redact_value(record, &request)
+        .map_err(|_| Refusal::BadGateway)?;
+    Ok(match red.outcome {
+        Outcome::Document => Served {
+            status: 200,
+            body: red.body,
+            decisions: red.decisions,
+            released: true,
+        },
+        Outcome::NotFound => Served {
+            status: 404,
+            body: Refusal::NotFound.body(),
+            decisions: red.decisions,
+            released: false,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::Demo;
+    use crate::route::route;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
+
+    struct Fixture {
+        policy: Policy,
+        demo: Demo,
+    }
+
+    fn fixture() -> Fixture {
+        let policy = Policy::default_policy().unwrap();
+        let demo = Demo::load(&policy).unwrap();
+        Fixture { policy, demo }
+    }
+
+    impl Fixture {
+        fn viewer(&self, key: &str) -> Viewer {
+            self.demo
+                .users
+                .iter()
+                .find(|u| u.key == key)
+                .unwrap()
+                .viewer
+                .clone()
+        }
+
+        /// Route -> demo origin -> accept -> redact, as the worker does.
+        fn get(&self, path: &str, query: Option<&str>, viewer: &Viewer) -> Result<Served, Refusal> {
+            let r = route("GET", path, query)?;
+            let (status, body) = self.demo.respond(&r.upstream);
+            let (record, patient) = accept_origin(
+                status,
+                Some("application/fhir+json"),
+                &body,
+                &r,
+                DEFAULT_MAX_ORIGIN_BYTES,
+            )?;
+            let consent = ConsentSet {
+                directives: self.demo.consent(&patient).to_vec(),
+            };
+            redact(&record, viewer, &consent, NOW, &self.policy)
+        }
+    }
+
+    fn ids(s: &Served) -> Vec<String> {
+        crate::audit::returned(&s.decisions)
+    }
+
+    #[test]
+    fn per_profile_everything() {
+        let f = fixture();
+        let aed = f
+            .get(
+                "/fhir/Patient/joe-patient/$everything",
+                None,
+                &f.viewer("aed-doctor-6"),
+            )
+            .unwrap();
+        let clerk = f
+            .get(
+                "/fhir/Patient/joe-patient/$everything",
+                None,
+                &f.viewer("admin-clerk-5"),
+            )
+            .unwrap();
+        let gp = f
+            .get(
+                "/fhir/Patient/joe-patient/$everything",
+                None,
+                &f.viewer("gp-1b"),
+            )
+            .unwrap();
+        assert_eq!(aed.status, 200);
+        assert!(
+            ids(&aed).len() > ids(&clerk).len(),
+            "{:?} {:?}",
+            ids(&aed),
+            ids(&clerk)
+        );
+        assert!(ids(&aed).contains(&"AllergyIntolerance/joe-allergy".to_owned()));
+        assert!(!ids(&clerk).contains(&"AllergyIntolerance/joe-allergy".to_owned()));
+        // A GP at another practice with no consent sees nothing of Joe's.
+        assert_eq!(gp.decisions.summary.allowed, 0);
+        // The complaint (Appendix 1) never leaves.
+        let body = String::from_utf8(aed.body).unwrap();
+        assert!(!body.contains("9U"));
+    }
+
+    #[test]
+    fn withheld_read_is_a_missing_read() {
+        let f = fixture();
+        let gp = f.viewer("gp-1b");
+        let withheld = f
+            .get("/fhir/AllergyIntolerance/joe-allergy", None, &gp)
+            .unwrap();
+        assert_eq!(withheld.status, 404);
+        let missing = f
+            .get("/fhir/AllergyIntolerance/no-such", None, &gp)
+            .unwrap_err();
+        assert_eq!(missing, Refusal::NotFound);
+        assert_eq!(withheld.body, missing.body());
+        let aed = f
+            .get(
+                "/fhir/AllergyIntolerance/joe-allergy",
+                None,
+                &f.viewer("aed-doctor-6"),
+            )
+            .unwrap();
+        assert_eq!(aed.status, 200);
+    }
+
+    #[test]
+    fn break_glass() {
+        let f = fixture();
+        let mut v = f.viewer("ed-doctor-phil-6");
+        let before = f
+            .get("/fhir/Patient/joe-patient/$everything", None, &v)
+            .unwrap();
+        let s = crate::breakglass::from_headers(Some("unconscious"), Some("collapsed")).unwrap();
+        v.break_glass = Some(crate::breakglass::to_core(&s, NOW));
+        let after = f
+            .get("/fhir/Patient/joe-patient/$everything", None, &v)
+            .unwrap();
+        assert!(after.decisions.summary.allowed > before.decisions.summary.allowed);
+        assert!(after.decisions.summary.break_glass.is_some());
+        let s = crate::breakglass::from_headers(None, Some("collapsed")).unwrap();
+        v.break_glass = Some(crate::breakglass::to_core(&s, NOW));
+        assert_eq!(
+            f.get("/fhir/Patient/joe-patient/$everything", None, &v)
+                .unwrap_err(),
+            Refusal::BreakGlassRefused
+        );
+    }
+
+    #[test]
+    fn origin_failures_release_nothing() {
+        let r = route("GET", "/fhir/Patient/p1/$everything", None).unwrap();
+        let ok = br#"{"resourceType": "Bundle", "type": "searchset"}"#;
+        let json = Some("application/fhir+json");
+        assert!(accept_origin(200, json, ok, &r, 1000).is_ok());
+        assert_eq!(
+            accept_origin(500, json, ok, &r, 1000).unwrap_err(),
+            Refusal::BadGateway
+        );
+        assert_eq!(
+            accept_origin(404, json, ok, &r, 1000).unwrap_err(),
+            Refusal::NotFound
+        );
+        assert_eq!(
+            accept_origin(200, Some("text/html"), b"<html>", &r, 1000).unwrap_err(),
+            Refusal::BadGateway
+        );
+        assert_eq!(
+            accept_origin(200, None, ok, &r, 1000).unwrap_err(),
+            Refusal::BadGateway
+        );
+        assert_eq!(
+            accept_origin(200, json, b"{\"resourceType\":", &r, 1000).unwrap_err(),
+            Refusal::BadGateway
+        );
+        assert_eq!(
+            accept_origin(200, json, ok, &r, 10).unwrap_err(),
+            Refusal::BadGateway
+        );
+        assert_eq!(
+            accept_origin(200, json, b"[]", &r, 1000).unwrap_err(),
+            Refusal::BadGateway
+        );
+        assert_eq!(
+            accept_origin(
+                200,
+                json,
+                br#"{"resourceType": "OperationOutcome"}"#,
+                &r,
+                1000
+            )
+            .unwrap_err(),
+            Refusal::BadGateway
+        );
+        let other = br#"{"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {"resourceType": "Patient", "id": "p2"}}]}"#;
+        assert_eq!(
+            accept_origin(200, json, other, &r, 1000).unwrap_err(),
+            Refusal::BadGateway
+        );
+    }
+
+    #[test]
+    fn recorded_consent_and_opt_out_are_honoured() {
+        let f = fixture();
+        let gp = f.viewer("gp-1b");
+        let r = route("GET", "/fhir/Patient/joe-patient/$everything", None).unwrap();
+        let (s, b) = f.demo.respond(&r.upstream);
+        let (record, _) = accept_origin(
+            s,
+            Some("application/json"),
+            &b,
+            &r,
+            DEFAULT_MAX_ORIGIN_BYTES,
+        )
+        .unwrap();
+        let before = redact(&record, &gp, &ConsentSet::default(), NOW, &f.policy).unwrap();
+        let permit = crate::directive::permit(
+            br#"{}"#,
+            "joe-patient",
+            &gp,
+            "c1",
+            "2026-11-25T11:00:00Z",
+            &f.policy,
+        )
+        .unwrap();
+        let set =
+            crate::directive::load(&[], std::slice::from_ref(&permit.resource), &f.policy).unwrap();
+        let after = redact(&record, &gp, &set, NOW, &f.policy).unwrap();
+        assert!(after.decisions.summary.allowed > before.decisions.summary.allowed);
+        let out = crate::directive::opt_out(
+            br#"{"scope": {"segments": [{"segment": "summary"}]}}"#,
+            "joe-patient",
+            &gp,
+            "o1",
+            "2026-11-25T11:30:00Z",
+            &f.policy,
+        )
+        .unwrap();
+        let set = crate::directive::load(&[], &[permit.resource, out.resource], &f.policy).unwrap();
+        let opted = redact(&record, &gp, &set, NOW, &f.policy).unwrap();
+        assert!(opted
+            .decisions
+            .summary
+            .withheld_by_reason
+            .contains_key("opted_out"));
+        assert!(opted.decisions.summary.allowed < after.decisions.summary.allowed);
+    }
+}
