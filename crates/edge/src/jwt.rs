@@ -137,14 +137,11 @@ impl Key {
                 if jwk.crv.as_deref() != Some("P-256") {
                     return None;
                 }
-                let x = b64(jwk.x.as_deref()?)?;
-                let y = b64(jwk.y.as_deref()?)?;
-                if x.len() != 32 || y.len() != 32 {
-                    return None;
-                }
+                let x: [u8; 32] = b64(jwk.x.as_deref()?)?.try_into().ok()?;
+                let y: [u8; 32] = b64(jwk.y.as_deref()?)?.try_into().ok()?;
                 let point = p256::EncodedPoint::from_affine_coordinates(
-                    p256::FieldBytes::from_slice(&x),
-                    p256::FieldBytes::from_slice(&y),
+                    &p256::FieldBytes::from(x),
+                    &p256::FieldBytes::from(y),
                     false,
                 );
                 KeyMaterial::Es256(p256::ecdsa::VerifyingKey::from_encoded_point(&point).ok()?)

@@ -1,0 +1,799 @@
+//! The tiergate edge worker: I/O only.
+//!
+//! Authenticates, fetches the origin (with a timeout and a size cap),
+//! reads and writes D1 (consent, break-glass windows, audit), serves the
+//! demo origin and login when `DEMO=on`, and calls `tiergate-edge` and
+//! `tiergate-core` for every decision. The policy and the demo are
+//! compiled once per isolate.
+
+#![forbid(unsafe_code)]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tiergate_core::{ConsentSet, Policy, Viewer};
+use tiergate_edge::audit::{Audit, AuditRow, SCHEMA};
+use tiergate_edge::breakglass::{self, Statement};
+use tiergate_edge::demo::Demo;
+use tiergate_edge::jwt::{self, Expectations, Jwks};
+use tiergate_edge::pipeline::{self, DEFAULT_MAX_ORIGIN_BYTES};
+use tiergate_edge::route::{self, Action};
+use tiergate_edge::{claims, directive, find, Refusal};
+use wasm_bindgen::JsValue;
+use worker::{
+    event, AbortController, Context, D1Database, D1PreparedStatement, Delay, Env, Fetch, Headers,
+    Method, Request, RequestInit, Response,
+};
+
+const LOGIN_HTML: &str = include_str!("login.html");
+const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// Per-isolate state, built on the first request.
+struct State {
+    policy: Policy,
+    demo: Demo,
+}
+
+static STATE: OnceLock<Result<State, String>> = OnceLock::new();
+static SCHEMA_READY: OnceLock<()> = OnceLock::new();
+static JWKS: OnceLock<Result<Jwks, String>> = OnceLock::new();
+
+fn state() -> Result<&'static State, Refusal> {
+    STATE
+        .get_or_init(|| {
+            let policy = Policy::default_policy().map_err(|e| e.to_string())?;
+            let demo = Demo::load(&policy).map_err(|e| e.to_string())?;
+            Ok(State { policy, demo })
+        })
+        .as_ref()
+        .map_err(|_| Refusal::Unavailable)
+}
+
+/// Configuration from the environment (`wrangler.toml` vars and secrets).
+struct Config {
+    origin: Option<String>,
+    demo: bool,
+    issuer: String,
+    audience: String,
+    timeout_ms: u64,
+    max_bytes: usize,
+    jwks: Option<&'static Jwks>,
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn config(env: &Env) -> Config {
+    Config {
+        origin: var(env, "ORIGIN_URL").map(|o| o.trim_end_matches('/').to_owned()),
+        demo: var(env, "DEMO").as_deref() == Some("on"),
+        issuer: var(env, "JWT_ISSUER").unwrap_or_default(),
+        audience: var(env, "JWT_AUDIENCE").unwrap_or_else(|| "tiergate".into()),
+        timeout_ms: var(env, "ORIGIN_TIMEOUT_MS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_TIMEOUT_MS),
+        max_bytes: var(env, "MAX_ORIGIN_BYTES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MAX_ORIGIN_BYTES),
+        jwks: configured_jwks(env),
+    }
+}
+
+fn now() -> time::OffsetDateTime {
+    let ms = worker::Date::now().as_millis();
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::getrandom(&mut b).is_err() {
+        return format!("t{}", worker::Date::now().as_millis());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One request's context for audit.
+struct Ctx<'a> {
+    id: String,
+    now: time::OffsetDateTime,
+    recorded: String,
+    state: &'a State,
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let t = now();
+    let id = request_id();
+    let Ok(state) = state() else {
+        return respond(
+            Refusal::Unavailable.status(),
+            Refusal::Unavailable.body(),
+            "",
+            &id,
+            "application/fhir+json",
+        );
+    };
+    let ctx = Ctx {
+        recorded: tiergate_core::fhirtime::format(t),
+        id,
+        now: t,
+        state,
+    };
+    let cfg = config(&env);
+    let db = env.d1("DB").ok();
+    let path = req.path();
+    let hash = state.policy.hash().to_owned();
+    let result = if path == "/fhir" || path.starts_with("/fhir/") {
+        record(req, &cfg, db.as_ref(), &ctx).await
+    } else if path.starts_with("/consent/") {
+        consent(req, &cfg, db.as_ref(), &ctx).await
+    } else if path == "/" || path.starts_with("/demo/") {
+        demo_pages(req, &cfg, db.as_ref(), &ctx).await
+    } else {
+        Err((Refusal::NotFound, None))
+    };
+    match result {
+        Ok(r) => Ok(r),
+        Err((refusal, viewer)) => {
+            // Every refusal is audited too; if that fails, 503.
+            let row = Audit {
+                request_id: &ctx.id,
+                recorded: &ctx.recorded,
+                viewer: viewer.as_ref(),
+                action: "refused",
+                status: refusal.status(),
+                failure: Some(refusal),
+                policy: &hash,
+                ..Audit::default()
+            }
+            .build();
+            let refusal = match write_audit(db.as_ref(), &row, Vec::new()).await {
+                Ok(()) => refusal,
+                Err(()) => Refusal::Unavailable,
+            };
+            respond(
+                refusal.status(),
+                refusal.body(),
+                &hash,
+                &ctx.id,
+                "application/fhir+json",
+            )
+        }
+    }
+}
+
+type Fail = (Refusal, Option<Viewer>);
+
+fn respond(
+    status: u16,
+    body: Vec<u8>,
+    policy: &str,
+    id: &str,
+    content_type: &str,
+) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", content_type)?;
+    headers.set("cache-control", "no-store")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("x-request-id", id)?;
+    if !policy.is_empty() {
+        headers.set("x-tiergate-policy", policy)?;
+    }
+    Ok(Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+fn fhir(status: u16, body: Vec<u8>, ctx: &Ctx<'_>) -> Result<Response, Fail> {
+    respond(
+        status,
+        body,
+        ctx.state.policy.hash(),
+        &ctx.id,
+        "application/fhir+json",
+    )
+    .map_err(|_| (Refusal::Unavailable, None))
+}
+
+/// Verifies the bearer token and maps it to a viewer.
+fn authenticate(req: &Request, cfg: &Config, ctx: &Ctx<'_>) -> Result<Viewer, Fail> {
+    let unauth = || (Refusal::Unauthenticated, None);
+    let header = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or_else(unauth)?
+        .trim();
+    let now = ctx.now.unix_timestamp();
+    let demo = &ctx.state.demo;
+    let is_demo_kid = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .and_then(|h| h.get("kid").and_then(Value::as_str).map(|k| k == demo.kid))
+        .unwrap_or(false);
+    let claims = if is_demo_kid {
+        if !cfg.demo {
+            return Err(unauth());
+        }
+        let expect = Expectations {
+            issuer: &demo.issuer,
+            audience: &cfg.audience,
+            now,
+        };
+        jwt::verify(token, &demo.jwks(), &expect).map_err(|_| unauth())?
+    } else {
+        let jwks = cfg.jwks.ok_or_else(unauth)?;
+        if cfg.issuer.is_empty() {
+            return Err(unauth());
+        }
+        let expect = Expectations {
+            issuer: &cfg.issuer,
+            audience: &cfg.audience,
+            now,
+        };
+        jwt::verify(token, jwks, &expect).map_err(|_| unauth())?
+    };
+    claims::viewer_from_claims(&claims, &ctx.state.policy).map_err(|_| unauth())
+}
+
+/// The configured JWKS, parsed once per isolate (the env is fixed). An
+/// unreadable JWKS accepts no token.
+fn configured_jwks(env: &Env) -> Option<&'static Jwks> {
+    JWKS.get_or_init(|| {
+        let text = var(env, "JWKS").ok_or_else(|| "unset".to_owned())?;
+        Jwks::from_json(text.as_bytes()).map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .ok()
+}
+
+async fn ensure_schema(db: &D1Database) -> Result<(), ()> {
+    if SCHEMA_READY.get().is_some() {
+        return Ok(());
+    }
+    let stmts: Vec<D1PreparedStatement> = SCHEMA
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| db.prepare(s))
+        .collect();
+    db.batch(stmts).await.map_err(|_| ())?;
+    let _ = SCHEMA_READY.set(());
+    Ok(())
+}
+
+fn opt(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
+}
+
+fn audit_statement(db: &D1Database, row: &AuditRow) -> Result<D1PreparedStatement, ()> {
+    db.prepare(
+        "INSERT INTO audit_events (id, recorded, user_id, organisation, profile, patient, action, status, outcome, break_glass, investigate, policy, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )
+    .bind(&[
+        JsValue::from_str(&row.id),
+        JsValue::from_str(&row.recorded),
+        opt(&row.user_id),
+        opt(&row.organisation),
+        opt(&row.profile),
+        opt(&row.patient),
+        JsValue::from_str(&row.action),
+        JsValue::from_f64(f64::from(row.status)),
+        JsValue::from_str(&row.outcome),
+        JsValue::from_f64(if row.break_glass { 1.0 } else { 0.0 }),
+        JsValue::from_f64(if row.investigate { 1.0 } else { 0.0 }),
+        JsValue::from_str(&row.policy),
+        JsValue::from_str(&row.event),
+    ])
+    .map_err(|_| ())
+}
+
+/// Writes an audit row (and any statements that must commit with it, in
+/// one D1 batch, which is a transaction). `Err` means nothing may be
+/// released.
+async fn write_audit(
+    db: Option<&D1Database>,
+    row: &AuditRow,
+    mut with: Vec<D1PreparedStatement>,
+) -> Result<(), ()> {
+    let db = db.ok_or(())?;
+    ensure_schema(db).await?;
+    with.push(audit_statement(db, row)?);
+    let results = db.batch(with).await.map_err(|_| ())?;
+    if results.iter().all(|r| r.success()) {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Fetches the origin (or the demo origin) with a deadline covering the
+/// whole body, and a size cap enforced while streaming.
+async fn fetch_origin(
+    cfg: &Config,
+    state: &State,
+    upstream: &str,
+) -> Result<(u16, Option<String>, Vec<u8>), Refusal> {
+    let Some(origin) = &cfg.origin else {
+        if !cfg.demo {
+            return Err(Refusal::Unavailable);
+        }
+        let (status, body) = state.demo.respond(upstream);
+        return Ok((status, Some("application/fhir+json".into()), body));
+    };
+    let url = format!("{origin}/{upstream}");
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let max = cfg.max_bytes;
+    let work = async {
+        let headers = Headers::new();
+        headers
+            .set("accept", "application/fhir+json")
+            .map_err(|_| Refusal::BadGateway)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get).with_headers(headers);
+        let req = Request::new_with_init(&url, &init).map_err(|_| Refusal::BadGateway)?;
+        let mut resp = Fetch::Request(req)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|_| Refusal::BadGateway)?;
+        let status = resp.status_code();
+        let ct = resp.headers().get("content-type").ok().flatten();
+        let declared = resp
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|l| l.parse::<usize>().ok());
+        if declared.is_some_and(|l| l > max) {
+            return Err(Refusal::BadGateway);
+        }
+        let mut stream = resp.stream().map_err(|_| Refusal::BadGateway)?;
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| Refusal::BadGateway)?;
+            if body.len() + chunk.len() > max {
+                return Err(Refusal::BadGateway);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, ct, body))
+    };
+    let deadline = Delay::from(Duration::from_millis(cfg.timeout_ms));
+    futures_util::pin_mut!(work);
+    match select(work, deadline).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => {
+            controller.abort();
+            Err(Refusal::GatewayTimeout)
+        }
+    }
+}
+
+async fn stored_consents(db: Option<&D1Database>, patient: &str) -> Result<Vec<String>, Refusal> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        resource: String,
+    }
+    let db = db.ok_or(Refusal::Unavailable)?;
+    ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
+    let rows = db
+        .prepare("SELECT resource FROM consents WHERE patient = ?1 ORDER BY recorded, rowid")
+        .bind(&[JsValue::from_str(patient)])
+        .map_err(|_| Refusal::Unavailable)?
+        .all()
+        .await
+        .map_err(|_| Refusal::Unavailable)?
+        .results::<Row>()
+        .map_err(|_| Refusal::Unavailable)?;
+    Ok(rows.into_iter().map(|r| r.resource).collect())
+}
+
+fn consent_set(
+    cfg: &Config,
+    state: &State,
+    stored: &[String],
+    patient: &str,
+) -> Result<ConsentSet, Refusal> {
+    let baseline = if cfg.demo && cfg.origin.is_none() {
+        state.demo.consent(patient)
+    } else {
+        &[]
+    };
+    directive::load(baseline, stored, &state.policy)
+}
+
+/// The open break-glass window for this user, patient and reason.
+async fn open_window(
+    db: Option<&D1Database>,
+    user: &str,
+    patient: &str,
+    reason: &str,
+) -> Result<Option<time::OffsetDateTime>, Refusal> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        started: String,
+    }
+    let db = db.ok_or(Refusal::Unavailable)?;
+    ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
+    let rows = db
+        .prepare("SELECT started FROM break_glass WHERE user_id = ?1 AND patient = ?2 AND reason = ?3 ORDER BY started DESC LIMIT 1")
+        .bind(&[JsValue::from_str(user), JsValue::from_str(patient), JsValue::from_str(reason)])
+        .map_err(|_| Refusal::Unavailable)?
+        .all()
+        .await
+        .map_err(|_| Refusal::Unavailable)?
+        .results::<Row>()
+        .map_err(|_| Refusal::Unavailable)?;
+    Ok(rows.first().and_then(|r| {
+        tiergate_core::fhirtime::parse(&r.started, tiergate_core::fhirtime::Edge::Start)
+    }))
+}
+
+async fn record(
+    req: Request,
+    cfg: &Config,
+    db: Option<&D1Database>,
+    ctx: &Ctx<'_>,
+) -> Result<Response, Fail> {
+    let state = ctx.state;
+    let policy = &state.policy;
+    let mut viewer = authenticate(&req, cfg, ctx)?;
+    let fail = |r: Refusal, v: &Viewer| (r, Some(v.clone()));
+    let url = req.url().map_err(|_| fail(Refusal::BadRequest, &viewer))?;
+    let method = req.method().to_string();
+    let route = route::route(&method, url.path(), url.query()).map_err(|r| fail(r, &viewer))?;
+    let statement: Option<Statement> = breakglass::from_headers(
+        req.headers()
+            .get(breakglass::REASON_HEADER)
+            .ok()
+            .flatten()
+            .as_deref(),
+        req.headers()
+            .get(breakglass::DETAIL_HEADER)
+            .ok()
+            .flatten()
+            .as_deref(),
+    );
+    if let Some(s) = &statement {
+        // Refuse a bad statement before anything is fetched.
+        let mut probe = viewer.clone();
+        probe.break_glass = Some(breakglass::to_core(s, ctx.now));
+        pipeline::check_break_glass(&probe, policy, ctx.now).map_err(|r| fail(r, &viewer))?;
+    }
+    let (status, ct, body) = fetch_origin(cfg, state, &route.upstream)
+        .await
+        .map_err(|r| fail(r, &viewer))?;
+    let hash = policy.hash();
+    if route.action == Action::FindPatient {
+        let (record, _) = accept_any(status, ct.as_deref(), &body, cfg.max_bytes)
+            .map_err(|r| fail(r, &viewer))?;
+        let found = find::find(&record, &viewer, ctx.now, policy).map_err(|r| fail(r, &viewer))?;
+        let row = Audit {
+            request_id: &ctx.id,
+            recorded: &ctx.recorded,
+            viewer: Some(&viewer),
+            action: "patient-find",
+            status: 200,
+            decisions: Some(&found.decisions),
+            released: true,
+            policy: hash,
+            ..Audit::default()
+        }
+        .build();
+        write_audit(db, &row, Vec::new())
+            .await
+            .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+        return fhir(200, found.body, ctx);
+    }
+    let (record, patient) =
+        pipeline::accept_origin(status, ct.as_deref(), &body, &route, cfg.max_bytes)
+            .map_err(|r| fail(r, &viewer))?;
+    let stored = stored_consents(db, &patient)
+        .await
+        .map_err(|r| fail(r, &viewer))?;
+    let consent = consent_set(cfg, state, &stored, &patient).map_err(|r| fail(r, &viewer))?;
+    let mut with = Vec::new();
+    if let Some(s) = &statement {
+        let open = open_window(db, &viewer.user_id, &patient, &s.reason)
+            .await
+            .map_err(|r| fail(r, &viewer))?;
+        let started = breakglass::window_start(open, ctx.now, policy);
+        if open != Some(started) {
+            let expires = started
+                + time::Duration::minutes(i64::from(policy.document().break_glass.max_minutes));
+            if let Some(db) = db {
+                let stmt = db
+                    .prepare("INSERT INTO break_glass (id, user_id, patient, reason, detail, started, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                    .bind(&[
+                        JsValue::from_str(&ctx.id),
+                        JsValue::from_str(&viewer.user_id),
+                        JsValue::from_str(&patient),
+                        JsValue::from_str(&s.reason),
+                        opt(&s.detail),
+                        JsValue::from_str(&tiergate_core::fhirtime::format(started)),
+                        JsValue::from_str(&tiergate_core::fhirtime::format(expires)),
+                    ])
+                    .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+                with.push(stmt);
+            }
+        }
+        viewer.break_glass = Some(breakglass::to_core(s, started));
+    }
+    let served = pipeline::redact(&record, &viewer, &consent, ctx.now, policy)
+        .map_err(|r| fail(r, &viewer))?;
+    let row = Audit {
+        request_id: &ctx.id,
+        recorded: &ctx.recorded,
+        viewer: Some(&viewer),
+        action: route.action.interaction(),
+        patient: Some(&patient),
+        status: served.status,
+        failure: (!served.released).then_some(Refusal::NotFound),
+        decisions: Some(&served.decisions),
+        released: served.released,
+        break_glass: statement
+            .as_ref()
+            .map(|s| (s.reason.as_str(), s.detail.as_deref())),
+        policy: hash,
+        ..Audit::default()
+    }
+    .build();
+    // Audit (and a new break-glass window) is confirmed before release.
+    write_audit(db, &row, with)
+        .await
+        .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+    fhir(served.status, served.body, ctx)
+}
+
+/// For patient finding: any JSON Bundle (no patient context).
+fn accept_any(
+    status: u16,
+    ct: Option<&str>,
+    body: &[u8],
+    max: usize,
+) -> Result<(Value, ()), Refusal> {
+    if status != 200 {
+        return Err(Refusal::BadGateway);
+    }
+    let ct = ct.unwrap_or("").to_ascii_lowercase();
+    if !(ct.starts_with("application/fhir+json") || ct.starts_with("application/json"))
+        || body.len() > max
+    {
+        return Err(Refusal::BadGateway);
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|_| Refusal::BadGateway)?;
+    Ok((v, ()))
+}
+
+async fn consent(
+    mut req: Request,
+    cfg: &Config,
+    db: Option<&D1Database>,
+    ctx: &Ctx<'_>,
+) -> Result<Response, Fail> {
+    let viewer = authenticate(&req, cfg, ctx)?;
+    let fail = |r: Refusal, v: &Viewer| (r, Some(v.clone()));
+    let path = req.path();
+    let rest = path
+        .strip_prefix("/consent/Patient/")
+        .ok_or_else(|| fail(Refusal::NotFound, &viewer))?;
+    let (patient, kind) = match rest.split_once('/') {
+        None => (rest, None),
+        Some((p, "opt-out")) => (p, Some("opt-out")),
+        Some(_) => return Err(fail(Refusal::NotFound, &viewer)),
+    };
+    let patient = route::fhir_id(patient)
+        .map_err(|r| fail(r, &viewer))?
+        .to_owned();
+    let policy = &ctx.state.policy;
+    let hash = policy.hash();
+    let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable, &viewer))?;
+    match (req.method(), kind) {
+        (Method::Get, None) => {
+            let stored = stored_consents(db, &patient)
+                .await
+                .map_err(|r| fail(r, &viewer))?;
+            let mut all: Vec<String> = Vec::new();
+            if cfg.demo && cfg.origin.is_none() {
+                for d in ctx.state.demo.consent(&patient) {
+                    all.push(directive::to_fhir(d, &patient, &viewer, policy).to_string());
+                }
+            }
+            all.extend(stored);
+            let row = Audit {
+                request_id: &ctx.id,
+                recorded: &ctx.recorded,
+                viewer: Some(&viewer),
+                action: "consent-read",
+                patient: Some(&patient),
+                status: 200,
+                policy: hash,
+                ..Audit::default()
+            }
+            .build();
+            write_audit(db, &row, Vec::new())
+                .await
+                .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+            let body = serde_json::to_vec(&directive::bundle(&all)).unwrap_or_default();
+            fhir(200, body, ctx)
+        }
+        (Method::Post, _) => {
+            let body = req
+                .bytes()
+                .await
+                .map_err(|_| fail(Refusal::BadRequest, &viewer))?;
+            let (action, recorded) = match kind {
+                None => (
+                    "consent-permit",
+                    directive::permit(
+                        &body,
+                        &patient,
+                        &viewer,
+                        &format!("c-{}", ctx.id),
+                        &ctx.recorded,
+                        policy,
+                    ),
+                ),
+                Some(_) => (
+                    "consent-opt-out",
+                    directive::opt_out(
+                        &body,
+                        &patient,
+                        &viewer,
+                        &format!("o-{}", ctx.id),
+                        &ctx.recorded,
+                        policy,
+                    ),
+                ),
+            };
+            let recorded = recorded.map_err(|r| fail(r, &viewer))?;
+            let kind_text = if kind.is_some() { "deny" } else { "permit" };
+            let stmt = db_ref
+                .prepare("INSERT INTO consents (id, patient, recorded, kind, recorded_by, resource) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .bind(&[
+                    JsValue::from_str(&recorded.directive.id),
+                    JsValue::from_str(&patient),
+                    JsValue::from_str(&ctx.recorded),
+                    JsValue::from_str(kind_text),
+                    JsValue::from_str(&viewer.user_id),
+                    JsValue::from_str(&recorded.resource),
+                ])
+                .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+            let row = Audit {
+                request_id: &ctx.id,
+                recorded: &ctx.recorded,
+                viewer: Some(&viewer),
+                action,
+                patient: Some(&patient),
+                status: 201,
+                entities: vec![format!("Consent/{}", recorded.directive.id)],
+                policy: hash,
+                ..Audit::default()
+            }
+            .build();
+            write_audit(db, &row, vec![stmt])
+                .await
+                .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+            fhir(201, recorded.resource.into_bytes(), ctx)
+        }
+        _ => Err(fail(Refusal::MethodNotAllowed, &viewer)),
+    }
+}
+
+async fn demo_pages(
+    mut req: Request,
+    cfg: &Config,
+    db: Option<&D1Database>,
+    ctx: &Ctx<'_>,
+) -> Result<Response, Fail> {
+    if !cfg.demo {
+        return Err((Refusal::NotFound, None));
+    }
+    let demo = &ctx.state.demo;
+    let hash = ctx.state.policy.hash();
+    let path = req.path();
+    let audit = |action: &'static str, status: u16| Audit {
+        request_id: &ctx.id,
+        recorded: &ctx.recorded,
+        action,
+        status,
+        policy: hash,
+        ..Audit::default()
+    };
+    let html = |body: &str| {
+        respond(
+            200,
+            body.as_bytes().to_vec(),
+            hash,
+            &ctx.id,
+            "text/html; charset=utf-8",
+        )
+        .map_err(|_| (Refusal::Unavailable, None))
+    };
+    match (req.method(), path.as_str()) {
+        (Method::Get, "/" | "/demo/login") => {
+            write_audit(db, &audit("demo-page", 200).build(), Vec::new())
+                .await
+                .map_err(|_| (Refusal::Unavailable, None))?;
+            html(LOGIN_HTML)
+        }
+        (Method::Get, "/demo/users") => {
+            let users: Vec<Value> = demo
+                .users
+                .iter()
+                .map(|u| json!({"key": u.key, "name": u.viewer.name, "profile": u.viewer.profile, "organisation": u.viewer.organisation}))
+                .collect();
+            let patients: Vec<Value> = demo
+                .patients
+                .iter()
+                .map(|p| json!({"id": p.id, "nhs_number": p.nhs_number, "family": p.family}))
+                .collect();
+            let reasons: Vec<Value> = ctx
+                .state
+                .policy
+                .document()
+                .break_glass
+                .reasons
+                .iter()
+                .map(|r| json!({"code": r.code, "display": r.display}))
+                .collect();
+            write_audit(db, &audit("demo-page", 200).build(), Vec::new())
+                .await
+                .map_err(|_| (Refusal::Unavailable, None))?;
+            let body = serde_json::to_vec(
+                &json!({"users": users, "patients": patients, "break_glass_reasons": reasons}),
+            )
+            .unwrap_or_default();
+            respond(200, body, hash, &ctx.id, "application/json")
+                .map_err(|_| (Refusal::Unavailable, None))
+        }
+        (Method::Post, "/demo/token") => {
+            let body: Value = req.json().await.map_err(|_| (Refusal::BadRequest, None))?;
+            let user = body.get("user").and_then(Value::as_str).unwrap_or_default();
+            let token = demo
+                .token(user, &cfg.audience, ctx.now.unix_timestamp())
+                .ok_or((Refusal::BadRequest, None))?;
+            let viewer = demo
+                .users
+                .iter()
+                .find(|u| u.key == user)
+                .map(|u| u.viewer.clone());
+            let row = Audit {
+                viewer: viewer.as_ref(),
+                ..audit("login", 200)
+            }
+            .build();
+            write_audit(db, &row, Vec::new())
+                .await
+                .map_err(|_| (Refusal::Unavailable, None))?;
+            let body = serde_json::to_vec(&json!({"token": token, "expires_in": 3600}))
+                .unwrap_or_default();
+            respond(200, body, hash, &ctx.id, "application/json")
+                .map_err(|_| (Refusal::Unavailable, None))
+        }
+        _ => Err((Refusal::NotFound, None)),
+    }
+}
