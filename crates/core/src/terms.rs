@@ -37,6 +37,11 @@ impl TermMatcher {
         let Some(ac) = &self.automaton else {
             return;
         };
+        // Most text names nothing: one leftmost search, with the automaton's
+        // prefilter, settles that before the overlapping scan.
+        if !ac.is_match(text) {
+            return;
+        }
         let bytes = text.as_bytes();
         // Overlapping, so that "hiv" inside "hiv-1" and "human immunodeficiency virus" are both seen.
         for m in ac.find_overlapping_iter(text) {
