@@ -128,12 +128,19 @@ impl Policy {
                 ) else {
                     continue;
                 };
-                let mut entry = entry.clone();
-                entry.insert(
-                    "resource".into(),
-                    Value::Object(self.sanitise(res, d, &index, &decisions)),
-                );
-                kept.push(Value::Object(entry));
+                // Everything but the resource as it came; the resource as sanitised.
+                let mut out_entry = Map::new();
+                for (k, v) in entry {
+                    if k == "resource" {
+                        out_entry.insert(
+                            k.clone(),
+                            Value::Object(self.sanitise(res, d, &index, &decisions)),
+                        );
+                    } else {
+                        out_entry.insert(k.clone(), v.clone());
+                    }
+                }
+                kept.push(Value::Object(out_entry));
             }
         }
         let matches = kept
