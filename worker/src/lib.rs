@@ -61,6 +61,7 @@ struct Config {
     timeout_ms: u64,
     max_bytes: usize,
     jwks: Option<&'static Jwks>,
+    setting: Option<String>,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -85,6 +86,7 @@ fn config(env: &Env) -> Config {
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_MAX_ORIGIN_BYTES),
         jwks: configured_jwks(env),
+        setting: var(env, "ORIGIN_SETTING"),
     }
 }
 
@@ -542,8 +544,15 @@ async fn record(
         }
         viewer.break_glass = Some(breakglass::to_core(s, started));
     }
-    let served = pipeline::redact(&record, &viewer, &consent, ctx.now, policy)
-        .map_err(|r| fail(r, &viewer))?;
+    let served = pipeline::redact(
+        &record,
+        &viewer,
+        &consent,
+        ctx.now,
+        policy,
+        cfg.setting.as_deref(),
+    )
+    .map_err(|r| fail(r, &viewer))?;
     let row = Audit {
         request_id: &ctx.id,
         recorded: &ctx.recorded,

@@ -64,13 +64,15 @@ pub fn check_break_glass(
         .map_err(|_| Refusal::BreakGlassRefused)
 }
 
-/// Decides and redacts a record for a viewer.
+/// Decides and redacts a record for a viewer. `setting` is the care
+/// setting of the origin for entries that carry none (`ORIGIN_SETTING`).
 pub fn redact(
     record: &Value,
     viewer: &Viewer,
     consent: &ConsentSet,
     now: OffsetDateTime,
     policy: &Policy,
+    setting: Option<&str>,
 ) -> Result<Served, Refusal> {
     check_break_glass(viewer, policy, now)?;
     let compiled = consent.compile(policy).map_err(|_| Refusal::BadGateway)?;
@@ -78,7 +80,7 @@ pub fn redact(
         viewer,
         consent: &compiled,
         now,
-        default_setting: None,
+        default_setting: setting,
     };
     let red = policy
         .redact_value(record, &request)
@@ -144,7 +146,7 @@ mod tests {
             let consent = ConsentSet {
                 directives: self.demo.consent(&patient).to_vec(),
             };
-            redact(&record, viewer, &consent, NOW, &self.policy)
+            redact(&record, viewer, &consent, NOW, &self.policy, None)
         }
     }
 
@@ -304,7 +306,7 @@ mod tests {
             DEFAULT_MAX_ORIGIN_BYTES,
         )
         .unwrap();
-        let before = redact(&record, &gp, &ConsentSet::default(), NOW, &f.policy).unwrap();
+        let before = redact(&record, &gp, &ConsentSet::default(), NOW, &f.policy, None).unwrap();
         let permit = crate::directive::permit(
             br#"{}"#,
             "joe-patient",
@@ -316,7 +318,7 @@ mod tests {
         .unwrap();
         let set =
             crate::directive::load(&[], std::slice::from_ref(&permit.resource), &f.policy).unwrap();
-        let after = redact(&record, &gp, &set, NOW, &f.policy).unwrap();
+        let after = redact(&record, &gp, &set, NOW, &f.policy, None).unwrap();
         assert!(after.decisions.summary.allowed > before.decisions.summary.allowed);
         let out = crate::directive::opt_out(
             br#"{"scope": {"segments": [{"segment": "summary"}]}}"#,
@@ -328,7 +330,7 @@ mod tests {
         )
         .unwrap();
         let set = crate::directive::load(&[], &[permit.resource, out.resource], &f.policy).unwrap();
-        let opted = redact(&record, &gp, &set, NOW, &f.policy).unwrap();
+        let opted = redact(&record, &gp, &set, NOW, &f.policy, None).unwrap();
         assert!(opted
             .decisions
             .summary

@@ -1,0 +1,205 @@
+// Helpers for the edge worker suites: keys and tokens, a local origin on
+// 127.0.0.1 serving corpus records, and the built worker in workerd
+// (Miniflare). Every server listens on 127.0.0.1; every wait is bounded.
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+import { Miniflare } from "miniflare";
+
+import { root } from "../node/lib/vectors.mjs";
+
+export { root };
+
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+
+/** A signing key (ES256 or RS256) and its public JWK. */
+export function makeKey(alg, kid) {
+  const { privateKey, publicKey } =
+    alg === "ES256"
+      ? generateKeyPairSync("ec", { namedCurve: "P-256" })
+      : generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid, alg, use: "sig" };
+  return { alg, kid, privateKey, jwk };
+}
+
+/** A compact JWS over `claims` (header overridable, for hostile tokens). */
+export function token(key, claims, header = {}) {
+  const h = b64url(JSON.stringify({ alg: key.alg, typ: "JWT", kid: key.kid, ...header }));
+  const p = b64url(JSON.stringify(claims));
+  const input = `${h}.${p}`;
+  const sig =
+    key.alg === "ES256"
+      ? sign("sha256", Buffer.from(input), { key: key.privateKey, dsaEncoding: "ieee-p1363" })
+      : sign("sha256", Buffer.from(input), key.privateKey);
+  return `${input}.${b64url(sig)}`;
+}
+
+export const ISSUER = "https://idp.tiergate.test";
+export const AUDIENCE = "tiergate";
+
+/** Claims for a demo viewer file (crates/cli/demo/viewers/NAME.json). */
+export function viewer(name) {
+  const v = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${name}.json`), "utf8"));
+  delete v.break_glass;
+  return v;
+}
+
+export function claimsFor(v, extra = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: v.user_id,
+    name: v.name,
+    org: v.organisation,
+    profile: v.profile,
+    purpose_of_use: v.purpose,
+    ...(v.training ? { training_expires: v.training.expires } : {}),
+    iat: now,
+    nbf: now - 5,
+    exp: now + 600,
+    ...extra,
+  };
+}
+
+/** The records the origin serves, by `Type/id` and by patient. */
+function loadRecords() {
+  const files = [
+    ["tests/vectors/records/joe.json"],
+    ["tests/vectors/records/brenda.json"],
+    ["tests/vectors/records/phil-ed-patient.json"],
+    ["tests/corpus/gpconnect/allergies_response1.json"],
+  ];
+  const byPatient = new Map();
+  const byRef = new Map();
+  for (const [file] of files) {
+    const text = readFileSync(join(root, file), "utf8");
+    const bundle = JSON.parse(text);
+    const patient = bundle.entry.find((e) => e.resource.resourceType === "Patient").resource;
+    byPatient.set(patient.id, { text, bundle, patient });
+    for (const e of bundle.entry) {
+      if (e.resource.id) byRef.set(`${e.resource.resourceType}/${e.resource.id}`, e.resource);
+    }
+  }
+  return { byPatient, byRef };
+}
+
+/**
+ * An origin on 127.0.0.1. Special patients: `html-patient` (an HTML page),
+ * `huge-patient` (40 MiB, streamed without a length), `hang-patient`
+ * (headers never sent). `hits` lists every request path.
+ */
+export async function startOrigin() {
+  const { byPatient, byRef } = loadRecords();
+  const hits = [];
+  const sockets = new Set();
+  const fhir = (res, status, body) => {
+    res.writeHead(status, { "content-type": "application/fhir+json" });
+    res.end(typeof body === "string" ? body : JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://127.0.0.1");
+    hits.push(`${url.pathname}${url.search}`);
+    const parts = url.pathname.split("/").filter(Boolean);
+    const patientParam = url.searchParams.get("patient");
+    const special = parts[1] ?? patientParam;
+    if (special === "html-patient") {
+      res.writeHead(200, { "content-type": "text/html" });
+      return res.end("<html><body>Service temporarily unavailable</body></html>");
+    }
+    if (special === "huge-patient") {
+      res.writeHead(200, { "content-type": "application/fhir+json" });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 40) {
+          sent += 1;
+          if (!res.write(chunk)) return res.once("drain", pump);
+        }
+        res.end();
+      };
+      res.on("error", () => {});
+      return pump();
+    }
+    if (special === "hang-patient") return; // never answers; closed at the end
+    if (parts[0] === "Patient" && parts.length === 1) {
+      const nhs = (url.searchParams.get("identifier") ?? "").split("|").pop();
+      const matches = [...byPatient.values()]
+        .filter((p) => p.patient.identifier?.some((i) => i.value === nhs))
+        .map((p) => ({ resource: p.patient, search: { mode: "match" } }));
+      return fhir(res, 200, { resourceType: "Bundle", type: "searchset", total: matches.length, entry: matches });
+    }
+    if (parts[0] === "Patient" && parts[2] === "$everything") {
+      const p = byPatient.get(parts[1]);
+      return p ? fhir(res, 200, p.text) : fhir(res, 404, { resourceType: "OperationOutcome" });
+    }
+    if (parts.length === 1 && patientParam) {
+      const p = byPatient.get(patientParam);
+      return p ? fhir(res, 200, p.text) : fhir(res, 200, { resourceType: "Bundle", type: "searchset" });
+    }
+    if (parts.length === 2) {
+      const r = byRef.get(`${parts[0]}/${parts[1]}`);
+      return r ? fhir(res, 200, r) : fhir(res, 404, { resourceType: "OperationOutcome" });
+    }
+    fhir(res, 404, { resourceType: "OperationOutcome" });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const close = () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return { url: `http://127.0.0.1:${server.address().port}`, hits, close, byPatient };
+}
+
+/** A port on 127.0.0.1 with nothing listening. */
+export async function closedPort() {
+  const s = createServer();
+  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/** The built worker in workerd. */
+export async function startWorker({ bindings, d1 = true }) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(root, "worker", "build", "index.js"),
+    modulesRoot: join(root, "worker", "build"),
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-26",
+    host: "127.0.0.1",
+    cf: false,
+    bindings,
+    ...(d1 ? { d1Databases: ["DB"] } : {}),
+  });
+  await mf.ready;
+  return mf;
+}
+
+/** The nodejs build of core: what the worker must produce. */
+export function engine() {
+  const require = createRequire(import.meta.url);
+  const { Engine } = require(join(root, "pkg", "node", "tiergate_wasm.js"));
+  return new Engine();
+}
+
+/** `Type/id` of each entry of a Bundle body. */
+export function ids(body) {
+  const doc = typeof body === "string" ? JSON.parse(body) : body;
+  if (doc.resourceType !== "Bundle") return [`${doc.resourceType}/${doc.id}`];
+  return (doc.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+}
+
+export { createPrivateKey };
