@@ -2,6 +2,7 @@
 // through Miniflare, an origin on 127.0.0.1 serving corpus records, local
 // D1. Expected redactions come from the nodejs build of the same core.
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
 import {
@@ -79,6 +80,21 @@ after(async () => {
   await origin?.close();
 });
 
+const HOSTILE = [
+  "missing",
+  "garbage",
+  "forged signature",
+  "expired",
+  "not yet valid",
+  "wrong audience",
+  "wrong issuer",
+  "alg none",
+  "alg HS256",
+  "HS256 keyed with the public key",
+  "unknown kid",
+  "RS256 header on an EC key",
+];
+
 describe("authentication", () => {
   const hostile = () => {
     const claims = claimsFor(viewer("aed-doctor-6"));
@@ -98,11 +114,17 @@ describe("authentication", () => {
       "wrong issuer": token(es, { ...claims, iss: "https://evil.test" }),
       "alg none": none("none"),
       "alg HS256": none("HS256"),
+      "HS256 keyed with the public key": (() => {
+        const h = Buffer.from(JSON.stringify({ alg: "HS256", kid: "es-1" })).toString("base64url");
+        const p = Buffer.from(JSON.stringify(claims)).toString("base64url");
+        const mac = createHmac("sha256", JSON.stringify(es.jwk)).update(`${h}.${p}`).digest("base64url");
+        return `${h}.${p}.${mac}`;
+      })(),
       "unknown kid": token(makeKey("ES256", "es-9"), claims),
       "RS256 header on an EC key": token(es, claims, { alg: "RS256" }),
     };
   };
-  for (const [name] of Object.entries({ ...hostileNames() })) {
+  for (const name of HOSTILE) {
     test(`${name} token: 401 and the origin sees no request`, async () => {
       const tok = hostile()[name];
       const before = origin.hits.length;
@@ -127,24 +149,6 @@ describe("authentication", () => {
     assert.equal(r.status, 404);
   });
 });
-
-function hostileNames() {
-  return Object.fromEntries(
-    [
-      "missing",
-      "garbage",
-      "forged signature",
-      "expired",
-      "not yet valid",
-      "wrong audience",
-      "wrong issuer",
-      "alg none",
-      "alg HS256",
-      "unknown kid",
-      "RS256 header on an EC key",
-    ].map((n) => [n, true]),
-  );
-}
 
 describe("requests the edge refuses before the origin", () => {
   const cases = [

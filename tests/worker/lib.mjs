@@ -1,7 +1,7 @@
 // Helpers for the edge worker suites: keys and tokens, a local origin on
 // 127.0.0.1 serving corpus records, and the built worker in workerd
 // (Miniflare). Every server listens on 127.0.0.1; every wait is bounded.
-import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
@@ -202,4 +202,3 @@ export function ids(body) {
   return (doc.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
 }
 
-export { createPrivateKey };
