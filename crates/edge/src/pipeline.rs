@@ -218,6 +218,29 @@ mod tests {
     }
 
     #[test]
+    fn history_of_one_resource() {
+        let f = fixture();
+        let aed = f
+            .get(
+                "/fhir/AllergyIntolerance/joe-allergy/_history",
+                None,
+                &f.viewer("aed-doctor-6"),
+            )
+            .unwrap();
+        assert_eq!(aed.status, 200);
+        assert_eq!(ids(&aed), vec!["AllergyIntolerance/joe-allergy".to_owned()]);
+        let gp = f
+            .get(
+                "/fhir/AllergyIntolerance/joe-allergy/_history",
+                None,
+                &f.viewer("gp-1b"),
+            )
+            .unwrap();
+        assert!(ids(&gp).is_empty());
+        assert!(!String::from_utf8(gp.body).unwrap().contains("joe-allergy"));
+    }
+
+    #[test]
     fn break_glass() {
         let f = fixture();
         let mut v = f.viewer("ed-doctor-phil-6");
