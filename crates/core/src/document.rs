@@ -22,6 +22,10 @@ pub struct PolicyDocument {
     pub own_organisation: OwnOrganisationDef,
     pub redaction: RedactionDef,
     pub hl7v2: Hl7v2Def,
+    /// Audit rules (framework 6.3). A document without this section has
+    /// none.
+    #[serde(default)]
+    pub audit: AuditDef,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -372,4 +376,29 @@ pub struct Hl7MessageTypeDef {
 pub struct Hl7FieldsDef {
     pub segment: String,
     pub fields: Vec<usize>,
+}
+
+/// The audit rules run over the access event stream (`docs/audit.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditDef {
+    pub rules: Vec<AuditRuleDef>,
+}
+
+/// One audit rule: which kind of check (code), how serious its alerts are,
+/// and the check's parameters (data).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRuleDef {
+    pub id: String,
+    /// `break_glass`, `no_relationship`, `same_surname_or_address`,
+    /// `volume_spike`, `out_of_hours`, `opted_out_segment` or `probing`.
+    pub kind: String,
+    /// `low`, `medium` or `high`.
+    pub severity: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Parameters of the kind; unknown parameters are problems.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub params: Map<String, Value>,
 }

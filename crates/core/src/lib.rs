@@ -66,6 +66,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod audit;
 pub mod canonical;
 mod classify;
 pub mod codes;

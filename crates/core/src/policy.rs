@@ -129,6 +129,7 @@ pub struct Policy {
     pub(crate) skip_text: HashSet<String>,
     pub(crate) security_labels: HashMap<(String, String), SecurityAction>,
     pub(crate) hl7: Hl7Rules,
+    pub(crate) audit: crate::audit::AuditRules,
 }
 
 /// What a `meta.security` label does.
@@ -213,6 +214,11 @@ impl Policy {
         self.profile_order
             .iter()
             .filter_map(|id| self.profiles.get(id))
+    }
+
+    /// The audit rules, compiled.
+    pub fn audit_rules(&self) -> &crate::audit::AuditRules {
+        &self.audit
     }
 
     /// A segment's index by id.
@@ -879,6 +885,10 @@ impl Compiler {
             );
         }
 
+        // Audit rules.
+        let profile_ids: HashSet<&str> = doc.profiles.iter().map(|p| p.id.as_str()).collect();
+        let audit = crate::audit::compile(&doc.audit, &profile_ids, &mut self.problems);
+
         let skip_text: HashSet<String> = ex.free_text.skip_elements.iter().cloned().collect();
         if !self.problems.is_empty() {
             return Err(PolicyError {
@@ -906,6 +916,7 @@ impl Compiler {
             skip_text,
             security_labels,
             hl7,
+            audit,
         })
     }
 
