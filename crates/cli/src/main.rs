@@ -34,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Run the policy's audit rules over an audit stream.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run the built-in demo: what each demo viewer sees of each demo patient.
     Demo {
         /// Decide at this instant (RFC 3339) instead of now.
@@ -52,6 +57,29 @@ enum PolicyCommand {
     /// Validate a policy; print every problem with its JSON path (exit 1),
     /// or its content hash.
     Check { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Print the alerts the policy's audit rules raise over AUDIT.ndjson
+    /// (events in time order, one per line; tiergate events or FHIR
+    /// AuditEvents; `-` for stdin).
+    Scan {
+        /// NDJSON audit stream, or `-` for stdin.
+        file: String,
+        /// Policy document (default: the embedded framework policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// `table` for people, `ndjson` for machines (one alert per line).
+        #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
+        format: AlertFormat,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum AlertFormat {
+    Table,
+    Ndjson,
 }
 
 #[derive(Args, Debug)]
@@ -149,12 +177,130 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Audit {
+            command:
+                AuditCommand::Scan {
+                    file,
+                    policy,
+                    format,
+                },
+        } => {
+            let policy = load_policy(policy.as_deref())?;
+            let text = audit_scan(&policy, &file, format)?;
+            if text.is_empty() {
+                // NDJSON with no alerts: no lines at all.
+                return Ok(());
+            }
+            write_stdout(text.as_bytes())
+        }
         Command::Demo { now } => {
             let now = parse_now(now.as_deref())?;
             let text = demo::run(now).map_err(Failure::input)?;
             write_stdout(text.as_bytes())
         }
     }
+}
+
+/// Scans the stream; prints nothing unless every line was read.
+fn audit_scan(policy: &Policy, file: &str, format: AlertFormat) -> Result<String, Failure> {
+    use std::io::BufRead;
+    use tiergate_core::audit::{AuditEvent, Scanner};
+
+    let input: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file)
+            .map_err(|e| Failure::input(format!("cannot read `{file}`: {}", e.kind())))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let mut scanner = Scanner::new(policy.audit_rules());
+    let mut alerts = Vec::new();
+    let mut events = 0usize;
+    for (i, line) in input.split(b'\n').enumerate() {
+        let n = i.saturating_add(1);
+        let bytes =
+            line.map_err(|e| Failure::input(format!("line {n}: cannot read: {}", e.kind())))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Failure::input(format!("line {n}: not UTF-8")))?;
+        let Some(event) = AuditEvent::from_ndjson_line(text, n).map_err(Failure::input)? else {
+            continue;
+        };
+        events = events.saturating_add(1);
+        scanner
+            .feed_into(&event, &mut alerts)
+            .map_err(|e| Failure::input(format!("line {n}: {e}")))?;
+    }
+    let mut out = String::new();
+    match format {
+        AlertFormat::Ndjson => {
+            for a in &alerts {
+                out.push_str(&a.to_ndjson_line().map_err(Failure::input)?);
+                out.push('\n');
+            }
+        }
+        AlertFormat::Table => {
+            out.push_str(&alert_table(&alerts));
+            out.push_str(&format!(
+                "{} alert(s) from {events} event(s)\n",
+                alerts.len()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn alert_table(alerts: &[tiergate_core::audit::Alert]) -> String {
+    let mut rows: Vec<[String; 8]> = vec![[
+        "time",
+        "severity",
+        "rule",
+        "user",
+        "organisation",
+        "patient",
+        "events",
+        "message",
+    ]
+    .map(String::from)];
+    for a in alerts {
+        let events = match a.events.as_slice() {
+            [one] => one.clone(),
+            [first, .., last] => format!("{first}..{last} ({})", a.events.len()),
+            [] => "-".into(),
+        };
+        rows.push([
+            a.time.format(&Rfc3339).unwrap_or_default(),
+            a.severity.to_string(),
+            a.rule.clone(),
+            a.user.clone(),
+            a.organisation.clone(),
+            a.patient.clone().unwrap_or_else(|| "-".into()),
+            events,
+            a.message.clone(),
+        ]);
+    }
+    if alerts.is_empty() {
+        return String::new();
+    }
+    let mut widths = [0usize; 8];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths.iter()).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn redact(args: &RecordArgs) -> Result<(Policy, tiergate_core::Redacted), Failure> {
