@@ -217,6 +217,31 @@ impl AuditEvent {
         if text.trim().is_empty() {
             return Ok(None);
         }
+        let shape = |path: &serde_path_to_error::Path, e: &serde_json::Error| {
+            if e.is_syntax() || e.is_eof() {
+                AuditError::Json {
+                    line,
+                    column: e.column(),
+                }
+            } else {
+                AuditError::Shape {
+                    line,
+                    path: crate::policy::pointer(path),
+                    message: scrub_serde(&e.to_string()),
+                }
+            }
+        };
+        if !text.contains("\"resourceType\"") {
+            // The common case: straight into the event, no intermediate tree.
+            let mut de = serde_json::Deserializer::from_str(text);
+            let event: Self = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| shape(e.path(), e.inner()))?;
+            de.end().map_err(|e| AuditError::Json {
+                line,
+                column: e.column(),
+            })?;
+            return Ok(Some(event));
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| AuditError::Json {
             line,
             column: e.column(),
@@ -226,11 +251,7 @@ impl AuditEvent {
         }
         serde_path_to_error::deserialize(value)
             .map(Some)
-            .map_err(|e| AuditError::Shape {
-                line,
-                path: crate::policy::pointer(e.path()),
-                message: scrub_serde(&e.inner().to_string()),
-            })
+            .map_err(|e| shape(e.path(), e.inner()))
     }
 
     /// This event as one line of NDJSON (no trailing newline).
@@ -890,6 +911,8 @@ struct RuleState {
     /// Volume: (window number, accesses) for the current and baseline
     /// windows, oldest first.
     buckets: VecDeque<(i64, u64)>,
+    /// Volume: the sum of every bucket but the current one.
+    past: u64,
     /// Volume: ids in the current window (capped), and whether it alerted.
     current_ids: VecDeque<String>,
     fired: bool,
@@ -1103,30 +1126,31 @@ impl<'a> Scanner<'a> {
                     }
                     match st.buckets.back_mut() {
                         Some((bw, n)) if *bw == w => *n = n.saturating_add(1),
-                        _ => {
+                        previous => {
+                            let closed = previous.map_or(0, |(_, n)| *n);
+                            st.past = st.past.saturating_add(closed);
                             st.buckets.push_back((w, 1));
                             st.current_ids.clear();
                             st.fired = false;
                         }
                     }
-                    while st
+                    while let Some((_, n)) = st
                         .buckets
                         .front()
-                        .is_some_and(|(bw, _)| *bw < w - baseline_windows)
+                        .filter(|(bw, _)| *bw < w - baseline_windows)
                     {
+                        st.past = st.past.saturating_sub(*n);
                         st.buckets.pop_front();
+                    }
+                    if st.fired {
+                        continue;
                     }
                     if st.current_ids.len() == MAX_ALERT_EVENTS {
                         st.current_ids.pop_back();
                     }
                     st.current_ids.push_back(event.id.clone());
                     let current = st.buckets.back().map_or(0, |(_, n)| *n);
-                    let past: u64 = st
-                        .buckets
-                        .iter()
-                        .filter(|(bw, _)| *bw < w)
-                        .map(|(_, n)| *n)
-                        .sum();
+                    let past = st.past;
                     let observed = (w - *first).min(*baseline_windows);
                     #[allow(clippy::cast_precision_loss)]
                     let baseline = if observed > 0 {
