@@ -144,7 +144,17 @@ pub(crate) fn scrub(message: &str) -> String {
             out.push(ch);
         }
     }
-    // serde appends " at line L column C" for some errors; keep it, it has no content.
+    // "unknown variant `x`" and "unknown field `x`" quote the input in
+    // backticks; the names serde expects (later in the message) are ours.
+    for prefix in ["unknown variant `", "unknown field `"] {
+        if let Some(rest) = out.strip_prefix(prefix) {
+            if let Some(end) = rest.find('`') {
+                let tail = rest.get(end..).unwrap_or_default().to_owned();
+                out = format!("{prefix}…{tail}");
+            }
+            break;
+        }
+    }
     out
 }
 
@@ -157,5 +167,10 @@ mod tests {
         let m = scrub("invalid type: string \"HIV viral load\", expected u8");
         assert_eq!(m, "invalid type: string \"…\", expected u8");
         assert!(!m.contains("HIV"));
+        let m = scrub("unknown variant `HIV positive`, expected `permit` or `deny`");
+        assert_eq!(m, "unknown variant `…`, expected `permit` or `deny`");
+        let m = scrub("unknown field `hiv_status`, expected one of `id`, `kind`");
+        assert_eq!(m, "unknown field `…`, expected one of `id`, `kind`");
+        assert_eq!(scrub("missing field `profile`"), "missing field `profile`");
     }
 }
