@@ -7,7 +7,7 @@ SHELL := /bin/bash
 .PHONY: all setup build demo test lint fmt check-policy
 .PHONY: wasm-target wasm-bindgen-cli node-setup browser-setup wasm clippy-wasm size typecheck
 .PHONY: test-runtimes test-node test-browser test-workerd
-.PHONY: worker-build-cli worker clippy-worker test-worker demo-cli
+.PHONY: worker-build-cli worker clippy-worker test-worker demo-cli fuzz-setup fuzz bench
 
 all: build
 
@@ -124,3 +124,27 @@ test-worker: clippy-worker worker wasm
 
 fmt:
 	$(CARGO) fmt --all
+
+# --- Fuzzing (cargo fuzz, nightly, libFuzzer) ---------------------------------
+# Each target runs FUZZ_SECONDS from its committed seeds; new inputs go to
+# target/fuzz-corpus, never into the repository.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := redact policy consent hl7v2 jwt
+CARGO_FUZZ_VERSION := 0.13.2
+
+fuzz-setup:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@[ "$$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] || \
+		$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+
+fuzz: fuzz-setup
+	cd fuzz && cargo +nightly fuzz build
+	@set -e; cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p ../target/fuzz-corpus/$$t; \
+		echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
+		cargo +nightly fuzz run $$t ../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
+	done
+
+# Benchmarks (criterion) in their own workspace; see bench/README.md.
+bench:
+	$(CARGO) bench --manifest-path bench/Cargo.toml
