@@ -12,6 +12,10 @@ pub struct PolicyDocument {
     pub segments: Vec<SegmentDef>,
     pub content: Vec<ContentDef>,
     pub profiles: Vec<ProfileDef>,
+    /// National job-role codes (SDS job role names) and the profile each
+    /// maps to, for identity providers that assert a job role, not a profile.
+    #[serde(default)]
+    pub job_roles: Vec<JobRoleDef>,
     pub settings: SettingsDef,
     pub code_sets: Vec<CodeSetDef>,
     pub classification: ClassificationDef,
@@ -71,6 +75,15 @@ pub struct ProfileDef {
     pub group: String,
     pub name: String,
     pub access: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRoleDef {
+    pub code: String,
+    #[serde(default)]
+    pub display: String,
+    pub profile: String,
 }
 
 /// How the care setting an entry came from is read.

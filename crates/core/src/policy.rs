@@ -115,6 +115,7 @@ pub struct Policy {
     pub(crate) content: Vec<Content>,
     pub(crate) profiles: HashMap<String, Profile>,
     pub(crate) profile_order: Vec<String>,
+    pub(crate) job_roles: HashMap<String, String>,
     pub(crate) settings: Vec<String>,
     pub(crate) org_types: HashMap<(String, String), usize>,
     pub(crate) sources: Vec<(String, usize)>,
@@ -207,6 +208,11 @@ impl Policy {
     /// A profile by id.
     pub fn profile(&self, id: &str) -> Option<&Profile> {
         self.profiles.get(id)
+    }
+
+    /// The profile a national job-role code maps to, if the policy maps it.
+    pub fn profile_for_job_role(&self, code: &str) -> Option<&str> {
+        self.job_roles.get(code).map(String::as_str)
     }
 
     /// Profiles in document order.
@@ -426,6 +432,27 @@ impl Compiler {
                     grants,
                 },
             );
+        }
+
+        // Job roles.
+        let mut job_roles = HashMap::new();
+        for (i, j) in doc.job_roles.iter().enumerate() {
+            if !profiles.contains_key(&j.profile) {
+                self.problem(
+                    format!("/job_roles/{i}/profile"),
+                    format!("unknown profile `{}`", j.profile),
+                );
+            }
+            if j.code.trim().is_empty()
+                || job_roles
+                    .insert(j.code.clone(), j.profile.clone())
+                    .is_some()
+            {
+                self.problem(
+                    format!("/job_roles/{i}/code"),
+                    "empty or duplicate job role code",
+                );
+            }
         }
 
         // Settings.
@@ -903,6 +930,7 @@ impl Compiler {
             content,
             profiles,
             profile_order,
+            job_roles,
             settings,
             org_types,
             sources,

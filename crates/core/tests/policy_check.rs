@@ -601,3 +601,17 @@ proptest! {
         prop_assert_eq!(hash_of_bytes(&bytes), original);
     }
 }
+
+#[test]
+fn job_roles_map_to_known_profiles() {
+    let p = tiergate_core::Policy::default_policy().unwrap();
+    assert_eq!(p.profile_for_job_role("R0260"), Some("1b"));
+    assert_eq!(p.profile_for_job_role("R9999"), None);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(tiergate_core::DEFAULT_POLICY_JSON).unwrap();
+    doc["job_roles"] =
+        serde_json::json!([{"code": "R0260", "profile": "9z"}, {"code": "R0260", "profile": "1b"}]);
+    let problems = tiergate_core::Policy::from_value(doc).unwrap_err().problems;
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["/job_roles/0/profile", "/job_roles/1/code"]);
+}

@@ -7,15 +7,15 @@
 //! | `sub` | `user_id` | required |
 //! | `name` | `name` | optional |
 //! | `org` | `organisation` (ODS code) | required |
-//! | `profile` | `profile` (a table 6 id) | required (see below) |
-//! | `job_role` | a national job-role code | only if the policy maps job roles |
+//! | `profile` | `profile` (a table 6 id) | required unless `job_role` is given |
+//! | `job_role` | a national job-role code, mapped by the policy's `job_roles` | used when `profile` is absent |
 //! | `purpose_of_use` | `purpose` | required |
 //! | `training_expires` | `training.expires` (FHIR date) | absent: no training, nothing shared |
 //! | `training_completed` | `training.completed` | optional |
 //!
-//! The default policy has no map from national job-role codes to profiles,
-//! so today a token must carry `profile`; a token with only `job_role` is
-//! refused ([`ClaimsError::JobRoleUnmapped`]) rather than guessed.
+//! A job role the policy does not map is refused
+//! ([`ClaimsError::JobRoleUnmapped`]) rather than guessed; `profile` wins
+//! when both are given.
 
 use serde_json::{Map, Value};
 use tiergate_core::{Policy, Training, Viewer};
@@ -28,7 +28,7 @@ pub enum ClaimsError {
     Bad { claim: &'static str },
     #[error("claim `profile` names no profile of the policy")]
     UnknownProfile,
-    #[error("claim `job_role` given but the policy has no job-role map; give `profile`")]
+    #[error("claim `job_role` names a job role the policy does not map to a profile")]
     JobRoleUnmapped,
     #[error("claim `training_expires` is not a date")]
     BadTraining,
@@ -68,7 +68,10 @@ pub fn viewer_from_claims(
     let organisation = required(claims, "org")?.to_owned();
     let profile = match (text(claims, "profile")?, text(claims, "job_role")?) {
         (Some(p), _) => p.to_owned(),
-        (None, Some(_)) => return Err(ClaimsError::JobRoleUnmapped),
+        (None, Some(role)) => policy
+            .profile_for_job_role(role)
+            .ok_or(ClaimsError::JobRoleUnmapped)?
+            .to_owned(),
         (None, None) => return Err(ClaimsError::Missing { claim: "profile" }),
     };
     if policy.profile(&profile).is_none() {
@@ -190,6 +193,12 @@ mod tests {
         assert_eq!(
             viewer_from_claims(&c, &p),
             Err(ClaimsError::JobRoleUnmapped)
+        );
+        // A mapped national job role (R0260, General Medical Practitioner) gives its profile.
+        c.insert("job_role".into(), json!("R0260"));
+        assert_eq!(
+            viewer_from_claims(&c, &p).map(|v| v.profile),
+            Ok("1b".to_owned())
         );
     }
 }
