@@ -281,26 +281,7 @@ fn alert_table(alerts: &[tiergate_core::audit::Alert]) -> String {
     if alerts.is_empty() {
         return String::new();
     }
-    let mut widths = [0usize; 8];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths.iter()).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    table::render(&rows)
 }
 
 fn redact(args: &RecordArgs) -> Result<(Policy, tiergate_core::Redacted), Failure> {

@@ -56,25 +56,7 @@ pub fn explain(policy: &Policy, decisions: &Decisions) -> String {
             why,
         ]);
     }
-    let mut widths = [0usize; 6];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths.iter()).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    let mut out = render(&rows);
     let s = &decisions.summary;
     out.push_str(&format!(
         "\n{} entries: {} allowed, {} withheld; profile {} ({}); policy {}\n",
@@ -98,6 +80,30 @@ pub fn explain(policy: &Policy, decisions: &Decisions) -> String {
             bg.expires,
             s.allowed_by_break_glass
         ));
+    }
+    out
+}
+
+/// Rows as left-aligned columns, two spaces apart, the last column unpadded.
+pub fn render<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths.iter()).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }

@@ -332,7 +332,12 @@ fn policy_show_and_check() {
         err.contains("`/exclusions/categories/0/codes/0/code`: malformed `%` pattern"),
         "{err}"
     );
-    assert!(err.trim_end().ends_with("3 problem(s)"), "{err}");
+    // Renaming 1b leaves the job-role map pointing at a profile that is gone.
+    assert!(
+        err.contains("`/job_roles/0/profile`: unknown profile `1b`"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("4 problem(s)"), "{err}");
 }
 
 fn tiergate_core_json() -> &'static str {
