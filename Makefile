@@ -7,7 +7,7 @@ SHELL := /bin/bash
 .PHONY: all setup build demo test lint fmt check-policy
 .PHONY: wasm-target wasm-bindgen-cli node-setup browser-setup wasm clippy-wasm size typecheck
 .PHONY: test-runtimes test-node test-browser test-workerd
-.PHONY: worker-build-cli worker clippy-worker test-worker demo-cli fuzz-setup fuzz bench
+.PHONY: worker-build-cli worker clippy-worker test-worker demo-cli fuzz-setup fuzz bench portal test-portal
 
 all: build
 
@@ -21,7 +21,7 @@ build: setup
 
 # The CLI's report first, then the edge worker on http://127.0.0.1:8787
 # (demo origin, demo login, local D1) until interrupted.
-demo: build worker
+demo: build worker portal
 	./target/release/tiergate demo
 	@node worker/scripts/demo-users.mjs
 	cd worker && $(WORKER_ENV) WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
@@ -93,7 +93,7 @@ test-browser: wasm browser-setup
 test-workerd: wasm
 	$(NODE_TEST) tests/workerd/*.test.mjs
 
-test-runtimes: clippy-wasm size typecheck test-node test-browser test-workerd test-worker
+test-runtimes: clippy-wasm size typecheck test-node test-browser test-workerd test-worker test-portal
 
 # --- Edge worker (worker/, workers-rs) --------------------------------------
 # Not a workspace member (it builds only for wasm32): its own Cargo.lock,
@@ -113,6 +113,10 @@ worker: wasm-target wasm-bindgen-cli worker-build-cli node-setup
 	cd worker && $(WORKER_ENV) worker-build --release
 	@node worker/scripts/size.mjs
 
+# worker/public: www/ and pkg/web, served by the worker's assets binding.
+portal: wasm
+	node scripts/portal-build.mjs
+
 clippy-worker: wasm-target
 	cd worker && $(CARGO) fmt --check
 	cd worker && $(CARGO) clippy --locked --target wasm32-unknown-unknown -- -D warnings
@@ -121,6 +125,11 @@ clippy-worker: wasm-target
 # on 127.0.0.1; pkg/node gives the expected redactions.
 test-worker: clippy-worker worker wasm
 	$(NODE_TEST) tests/worker/*.test.mjs
+
+# The portals in Chromium against the built worker under `wrangler dev`
+# on 127.0.0.1 (demo origin, local D1 in a temporary directory).
+test-portal: worker portal browser-setup
+	CHROMIUM_PATH=$(CHROMIUM) $(NODE_TEST) --test-concurrency=1 tests/portal/*.test.mjs
 
 fmt:
 	$(CARGO) fmt --all
