@@ -574,7 +574,15 @@ async fn record(
     write_audit(db, &row, with)
         .await
         .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
-    fhir(served.status, served.body, ctx)
+    let mut resp = fhir(served.status, served.body, ctx)?;
+    if served.released && pipeline::consent_required(&served.decisions) {
+        // Lets a portal offer consent at the point of care; says only that
+        // consent would change the view, never what is behind it.
+        resp.headers_mut()
+            .set(pipeline::CONSENT_HEADER, "required")
+            .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+    }
+    Ok(resp)
 }
 
 /// For patient finding: any JSON Bundle (no patient context).

@@ -21,6 +21,7 @@
 )]
 
 pub mod audit;
+pub mod booking;
 pub mod breakglass;
 pub mod claims;
 pub mod context;
@@ -30,6 +31,7 @@ pub mod find;
 pub mod jwt;
 pub mod outcome;
 pub mod pipeline;
+pub mod proxy;
 pub mod route;
 
 pub use outcome::Refusal;

@@ -52,6 +52,20 @@ pub fn accept_origin(
     Ok((record, patient))
 }
 
+/// Response header set when entries were withheld only for want of consent
+/// for the viewer's organisation and context.
+pub const CONSENT_HEADER: &str = "x-tiergate-consent";
+
+/// Whether recording consent at the point of care would change what this
+/// viewer is shown.
+pub fn consent_required(decisions: &Decisions) -> bool {
+    decisions
+        .summary
+        .withheld_by_reason
+        .get(&tiergate_core::Reason::NoConsent.code())
+        .is_some_and(|n| *n > 0)
+}
+
 /// Checks break glass against the policy before anything is fetched.
 pub fn check_break_glass(
     viewer: &Viewer,

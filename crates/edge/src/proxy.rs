@@ -1,0 +1,203 @@
+//! Proxy access: a patient grants a named person (a carer, a parent) access
+//! to chosen parts of their record for a limited time.
+//!
+//! A grant names the grantee by their sign-in subject, the policy's proxy
+//! scopes it covers (what they may see, and whether they may book or
+//! change sharing choices) and an expiry date. Grants are stored at the
+//! edge (D1 `proxy_grants`), checked on every request a proxy makes, and
+//! every change is audited. A proxy's view is the patient's own view
+//! narrowed by core to the granted scopes, so a proxy never sees an entry
+//! no grant covers.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::outcome::Refusal;
+
+/// Longest a grant may run, in days.
+pub const MAX_GRANT_DAYS: i64 = 366;
+
+/// Body of `POST /proxy/Patient/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// The grantee's sign-in subject (`sub` claim).
+    pub grantee: String,
+    /// How the patient knows them ("Anne Whitfield, my daughter").
+    pub grantee_name: String,
+    /// Proxy scope ids from the policy.
+    pub scopes: Vec<String>,
+    /// Last day of access (FHIR date, inclusive).
+    pub expires: String,
+}
+
+/// A stored grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub patient: String,
+    pub grantee: String,
+    pub grantee_name: String,
+    pub scopes: Vec<String>,
+    /// Last day of access (FHIR date, inclusive).
+    pub expires: String,
+    pub granted: String,
+    #[serde(default)]
+    pub revoked: Option<String>,
+}
+
+fn plain(text: &str, max: usize) -> Result<String, Refusal> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+        return Err(Refusal::BadRequest);
+    }
+    Ok(t.to_owned())
+}
+
+/// Checks a grant request: a grantee subject, a name, known scopes (no
+/// duplicates, at least one) and an expiry from today up to
+/// [`MAX_GRANT_DAYS`] ahead.
+pub fn grant(
+    body: &[u8],
+    patient: &str,
+    id: &str,
+    now: OffsetDateTime,
+    known_scopes: &[&str],
+) -> Result<Grant, Refusal> {
+    if body.len() > 4096 {
+        return Err(Refusal::BadRequest);
+    }
+    let req: GrantRequest = serde_json::from_slice(body).map_err(|_| Refusal::BadRequest)?;
+    let grantee = plain(&req.grantee, 256)?;
+    let grantee_name = plain(&req.grantee_name, 120)?;
+    let mut scopes = req.scopes;
+    let count = scopes.len();
+    scopes.sort();
+    scopes.dedup();
+    if scopes.is_empty()
+        || scopes.len() != count
+        || scopes.iter().any(|s| !known_scopes.contains(&s.as_str()))
+    {
+        return Err(Refusal::BadRequest);
+    }
+    let expires = parse_date(&req.expires).ok_or(Refusal::BadRequest)?;
+    let today = now.date();
+    if expires < today || (expires - today).whole_days() > MAX_GRANT_DAYS {
+        return Err(Refusal::BadRequest);
+    }
+    Ok(Grant {
+        id: id.to_owned(),
+        patient: patient.to_owned(),
+        grantee,
+        grantee_name,
+        scopes,
+        expires: req.expires,
+        granted: tiergate_core::fhirtime::format(now),
+        revoked: None,
+    })
+}
+
+fn parse_date(text: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).ok()
+}
+
+impl Grant {
+    /// In force on `now`: not revoked and not past its last day.
+    pub fn in_force(&self, now: OffsetDateTime) -> bool {
+        self.revoked.is_none() && parse_date(&self.expires).is_some_and(|d| now.date() <= d)
+    }
+}
+
+/// The scopes `grantee` holds for `patient` on `now` (the union of the
+/// grants in force), or `None` when no grant is in force.
+pub fn scopes_for(
+    grants: &[Grant],
+    grantee: &str,
+    patient: &str,
+    now: OffsetDateTime,
+) -> Option<Vec<String>> {
+    let mut scopes: Vec<String> = grants
+        .iter()
+        .filter(|g| g.grantee == grantee && g.patient == patient && g.in_force(now))
+        .flat_map(|g| g.scopes.iter().cloned())
+        .collect();
+    if scopes.is_empty() {
+        return None;
+    }
+    scopes.sort();
+    scopes.dedup();
+    Some(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
+    const KNOWN: &[&str] = &["appointments", "booking", "record"];
+
+    fn ok(body: &str) -> Grant {
+        grant(body.as_bytes(), "joe-patient", "g1", NOW, KNOWN).unwrap()
+    }
+
+    #[test]
+    fn a_grant_is_checked_and_normalised() {
+        let g = ok(
+            r#"{"grantee": "anne", "grantee_name": " Anne ", "scopes": ["booking", "appointments"], "expires": "2027-01-31"}"#,
+        );
+        assert_eq!(g.scopes, ["appointments", "booking"]);
+        assert_eq!(g.grantee_name, "Anne");
+        assert!(g.in_force(NOW));
+        assert!(!g.in_force(datetime!(2027-02-01 00:00 UTC)));
+        assert!(g.in_force(datetime!(2027-01-31 23:59 UTC)));
+    }
+
+    #[test]
+    fn bad_grants_are_refused() {
+        for body in [
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["everything"], "expires": "2027-01-31"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": [], "expires": "2027-01-31"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record", "record"], "expires": "2027-01-31"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "expires": "2026-11-24"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "expires": "2028-11-25"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "expires": "soon"}"#,
+            r#"{"grantee": "", "grantee_name": "Anne", "scopes": ["record"], "expires": "2027-01-31"}"#,
+            r#"{"grantee": "anne", "grantee_name": "A\nB", "scopes": ["record"], "expires": "2027-01-31"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "expires": "2027-01-31", "admin": true}"#,
+        ] {
+            assert_eq!(
+                grant(body.as_bytes(), "joe-patient", "g", NOW, KNOWN).unwrap_err(),
+                Refusal::BadRequest,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn scopes_are_the_union_of_grants_in_force_for_that_patient() {
+        let mut a = ok(
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["appointments"], "expires": "2027-01-31"}"#,
+        );
+        let b = ok(
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["booking"], "expires": "2026-12-01"}"#,
+        );
+        let grants = vec![a.clone(), b.clone()];
+        assert_eq!(
+            scopes_for(&grants, "anne", "joe-patient", NOW).unwrap(),
+            ["appointments", "booking"]
+        );
+        assert_eq!(scopes_for(&grants, "anne", "susan-patient", NOW), None);
+        assert_eq!(scopes_for(&grants, "bob", "joe-patient", NOW), None);
+        assert_eq!(
+            scopes_for(&grants, "anne", "joe-patient", datetime!(2026-12-02 09:00 UTC)).unwrap(),
+            ["appointments"]
+        );
+        a.revoked = Some("2026-11-25T13:00:00Z".into());
+        assert_eq!(
+            scopes_for(&[a, b], "anne", "joe-patient", datetime!(2026-12-02 09:00 UTC)),
+            None
+        );
+    }
+}
