@@ -113,6 +113,8 @@ pub(crate) struct Sensitivity {
     pub(crate) labels: Vec<u16>,
     /// A label that withholds from everyone.
     pub(crate) withhold_label: bool,
+    /// A label that withholds from online viewing.
+    pub(crate) not_online: bool,
 }
 
 /// Decodes standard or URL-safe base64, ignoring white space. `None` if it
@@ -351,6 +353,7 @@ impl Policy {
             {
                 Some(SecurityAction::Category(c)) => s.labels.push(*c),
                 Some(SecurityAction::Withhold) => s.withhold_label = true,
+                Some(SecurityAction::NotOnline) => s.not_online = true,
                 None => {}
             }
         }

@@ -42,6 +42,14 @@ pub enum Reason {
     DuplicateId,
     ContainedWithheld,
     EmptyAfterRedaction,
+    /// A clinician marked the entry as not for online viewing and the
+    /// profile reads the record online.
+    NotForOnline,
+    /// An own-record viewer asked for a record that is not the patient's
+    /// they may see (or named no patient).
+    NotOwnRecord,
+    /// A proxy's granted scopes do not cover the entry's content line.
+    ProxyScope,
 }
 
 impl Reason {
@@ -63,6 +71,9 @@ impl Reason {
             Reason::DuplicateId => "duplicate_id".into(),
             Reason::ContainedWithheld => "contained_withheld".into(),
             Reason::EmptyAfterRedaction => "empty_after_redaction".into(),
+            Reason::NotForOnline => "not_for_online".into(),
+            Reason::NotOwnRecord => "not_own_record".into(),
+            Reason::ProxyScope => "proxy_scope".into(),
         }
     }
 }
@@ -232,6 +243,29 @@ pub(crate) struct Ctx<'r> {
     break_glass: bool,
     pub(crate) blocked: Option<Reason>,
     default_setting: Option<usize>,
+    /// Content line indices a proxy's scopes cover; `None` for no proxy.
+    pub(crate) scope: Option<HashSet<usize>>,
+    /// Whether consent is needed (policy and profile).
+    consent_required: bool,
+}
+
+impl Ctx<'_> {
+    /// Whether the viewer's profile is an own-record view.
+    pub(crate) fn profile_own_record(&self) -> bool {
+        self.profile.properties.own_record
+    }
+
+    /// Keeps the content lines the proxy's scopes cover.
+    pub(crate) fn in_scope(&self, content_ix: &[usize]) -> Vec<usize> {
+        match &self.scope {
+            None => content_ix.to_vec(),
+            Some(scope) => content_ix
+                .iter()
+                .copied()
+                .filter(|c| scope.contains(c))
+                .collect(),
+        }
+    }
 }
 
 impl Policy {
@@ -250,8 +284,14 @@ impl Policy {
         entries: &[EntryView<'_>],
         request: &Request<'_>,
     ) -> Result<Decisions, RedactError> {
-        let (ctx, break_glass) = self.context(request)?;
+        let (mut ctx, break_glass) = self.context(request)?;
         let viewer = request.viewer;
+        if ctx.profile.properties.own_record
+            && ctx.blocked.is_none()
+            && !own_record_of(entries, viewer.patient.as_deref())
+        {
+            ctx.blocked = Some(Reason::NotOwnRecord);
+        }
         let index = Index::new(entries);
         // Entries that claim the same identity with different content.
         let mut first_seen: HashMap<&str, &Map<String, Value>> = HashMap::new();
@@ -399,9 +439,25 @@ impl Policy {
             ),
         };
         let rules = &self.document;
-        let blocked = if !rules.consent.purposes.iter().any(|p| p == &viewer.purpose) {
+        let props = &profile.properties;
+        let scope = match &viewer.proxy_scopes {
+            None => None,
+            Some(scopes) => Some(self.scope_content(scopes).map_err(|scope| {
+                crate::error::ViewerError::UnknownProxyScope {
+                    scope: scope.chars().take(64).filter(|c| !c.is_control()).collect(),
+                }
+            })?),
+        };
+        let blocked = if props.own_record
+            && viewer
+                .patient
+                .as_deref()
+                .is_none_or(|p| p.trim().is_empty())
+        {
+            Some(Reason::NotOwnRecord)
+        } else if !rules.consent.purposes.iter().any(|p| p == &viewer.purpose) {
             Some(Reason::PurposeNotPermitted)
-        } else if rules.training.required {
+        } else if rules.training.required && props.training_required {
             match viewer.training_state(request.now) {
                 TrainingState::Current => None,
                 TrainingState::Missing => Some(Reason::TrainingMissing),
@@ -417,6 +473,8 @@ impl Policy {
                 break_glass: break_glass.is_some(),
                 blocked,
                 default_setting,
+                scope,
+                consent_required: rules.consent.required && props.consent_required,
             },
             break_glass,
         ))
@@ -430,12 +488,11 @@ impl Policy {
         key: EntryKey<'_>,
         ctx: &Ctx<'_>,
     ) -> Vec<u16> {
-        let rules = &self.document;
         // Explicit consent, not break glass, for the entry's placement and
         // for the lifting placement itself: consent to Diagnostics tier 2
         // does not reach what only tier 3 shows.
         let permitted = |p: Placement| {
-            !rules.consent.required
+            !ctx.consent_required
                 || matches!(
                     ctx.request
                         .consent
@@ -473,6 +530,13 @@ impl Policy {
                 push_unique(&mut d.reasons, Reason::TierNotGranted);
                 continue;
             }
+            if !ctx.profile.properties.consent_required {
+                // The person's own record: their consent choices are about
+                // sharing it with others.
+                d.decision = Verdict::Allow;
+                d.allowed_by = Some(self.placement_label(*p));
+                break;
+            }
             match ctx
                 .request
                 .consent
@@ -491,7 +555,7 @@ impl Policy {
                         push_unique(&mut d.reasons, Reason::OptedOut);
                     }
                 }
-                ConsentVerdict::Silent if !rules.consent.required => {
+                ConsentVerdict::Silent if !ctx.consent_required => {
                     d.decision = Verdict::Allow;
                     d.allowed_by = Some(self.placement_label(*p));
                     break;
@@ -577,12 +641,15 @@ impl Policy {
         };
         d.rule = self.rule_id(rule).map(str::to_owned);
         let outcome = self.outcome(rule).cloned();
-        let content_ix: Vec<usize> = match &outcome {
+        let all_content: Vec<usize> = match &outcome {
             Some(Outcome::Place(ix)) => ix.clone(),
             _ => Vec::new(),
         };
-        let (placements, named) = self.placements_of(&content_ix);
-        d.placements = named;
+        d.placements = self.placements_of(&all_content).1;
+        // A proxy sees an entry only through the content lines its scopes
+        // cover.
+        let content_ix = ctx.in_scope(&all_content);
+        let placements = self.placements_of(&content_ix).0;
         if let Some(reason) = &ctx.blocked {
             d.reasons.push(reason.clone());
             return Pending {
@@ -599,6 +666,26 @@ impl Policy {
                 outcome,
             };
         }
+        if sensitivity.not_online && ctx.profile.properties.online {
+            d.reasons.push(Reason::NotForOnline);
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        if content_ix.is_empty() && !all_content.is_empty() {
+            d.reasons.push(Reason::ProxyScope);
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        if !ctx.profile.properties.exclusions_apply {
+            // The person's own record: Appendix 1 is about sharing it.
+            categories.clear();
+        }
         let consent_key = EntryKey {
             reference: key.reference,
             full_url: key.full_url,
@@ -606,7 +693,7 @@ impl Policy {
             categories: &categories,
         };
         let unlifted = self.unlifted(&categories, &placements, consent_key, ctx);
-        if self.mask_free_text {
+        if self.mask_free_text && ctx.profile.properties.exclusions_apply {
             d.mask = self.unlifted(&sensitivity.text, &placements, consent_key, ctx);
         }
         if !unlifted.is_empty() {
@@ -828,6 +915,60 @@ impl Policy {
             }
         }
     }
+}
+
+/// Whether every patient a document is about is `patient`: each Patient
+/// resource (entries and contained) has that id, each reference to a Patient
+/// points at it, and there is at least one. Fail closed: a document that
+/// names no patient, or two, is nobody's own record.
+fn own_record_of(entries: &[EntryView<'_>], patient: Option<&str>) -> bool {
+    let Some(patient) = patient.map(str::trim).filter(|p| !p.is_empty()) else {
+        return false;
+    };
+    let wanted = format!("Patient/{patient}");
+    let mut seen = false;
+    let mut stack: Vec<&Value> = Vec::new();
+    for e in entries {
+        let Some(res) = e.resource else {
+            continue;
+        };
+        stack.clear();
+        stack.extend(res.values());
+        if res.get("resourceType").and_then(Value::as_str) == Some("Patient") {
+            if res.get("id").and_then(Value::as_str) != Some(patient) {
+                return false;
+            }
+            seen = true;
+        }
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Object(m) => {
+                    if m.get("resourceType").and_then(Value::as_str) == Some("Patient") {
+                        if m.get("id").and_then(Value::as_str) != Some(patient) {
+                            return false;
+                        }
+                        seen = true;
+                    }
+                    if let Some(r) = m.get("reference").and_then(Value::as_str) {
+                        let r = normalise_reference(r).unwrap_or(r);
+                        if r.starts_with("Patient/")
+                            || r.starts_with("Patient?")
+                            || r.contains("/Patient/")
+                        {
+                            if r != wanted {
+                                return false;
+                            }
+                            seen = true;
+                        }
+                    }
+                    stack.extend(m.values());
+                }
+                Value::Array(items) => stack.extend(items.iter()),
+                _ => {}
+            }
+        }
+    }
+    seen
 }
 
 /// An entry's identity in the document.

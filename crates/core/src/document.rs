@@ -30,6 +30,10 @@ pub struct PolicyDocument {
     /// none.
     #[serde(default)]
     pub audit: AuditDef,
+    /// What a patient may grant to a proxy (`docs/patient.md`). A document
+    /// without this section has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_scopes: Vec<ProxyScopeDef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +79,84 @@ pub struct ProfileDef {
     pub group: String,
     pub name: String,
     pub access: Map<String, Value>,
+    /// What differs for this profile besides its tiers; absent for the
+    /// professional profiles of table 6.
+    #[serde(default, skip_serializing_if = "ProfilePropertiesDef::is_default")]
+    pub properties: ProfilePropertiesDef,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// Properties of a profile that are not tiers: the own-record view (the
+/// person themself, or someone acting for them) and online viewing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePropertiesDef {
+    /// The viewer sees only the record of the patient the viewer names
+    /// (`Viewer.patient`); any other record, or none named, gives nothing.
+    #[serde(default)]
+    pub own_record: bool,
+    /// Whether sharing needs the patient's consent (with the policy's
+    /// `consent.required`). Only an own-record profile may say no.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub consent_required: bool,
+    /// Whether Appendix 1 exclusions apply. Only an own-record profile may
+    /// say no: it is the person's own record.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub exclusions_apply: bool,
+    /// Whether a training attestation is needed (with the policy's
+    /// `training.required`). Only an own-record profile may say no.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub training_required: bool,
+    /// Whether break glass may be used; a viewer of a profile that says no
+    /// and asks for break glass is refused.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub break_glass: bool,
+    /// The viewer reads the record online: entries whose security label
+    /// says `withhold_online` are withheld.
+    #[serde(default)]
+    pub online: bool,
+}
+
+impl Default for ProfilePropertiesDef {
+    fn default() -> Self {
+        Self {
+            own_record: false,
+            consent_required: true,
+            exclusions_apply: true,
+            training_required: true,
+            break_glass: true,
+            online: false,
+        }
+    }
+}
+
+impl ProfilePropertiesDef {
+    /// Whether these are the properties of a table 6 profile.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A part of the record a patient may grant to a proxy (a carer, or the
+/// parent of a child), and the actions it permits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyScopeDef {
+    pub id: String,
+    pub display: String,
+    /// Content line ids the proxy may see under this scope.
+    #[serde(default)]
+    pub content: Vec<String>,
+    /// Actions the scope permits (`book`, `manage-sharing`, ...).
+    #[serde(default)]
+    pub permits: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,6 +309,10 @@ pub struct SecurityLabelDef {
     /// Withhold from everyone, whatever the placement.
     #[serde(default)]
     pub withhold: bool,
+    /// Withhold from profiles that read the record online (a clinician
+    /// marked the entry as not for online viewing).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withhold_online: bool,
 }
 
 /// A sensitive category (table 5, Appendix 1).

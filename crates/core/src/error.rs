@@ -69,6 +69,12 @@ pub enum ViewerError {
     /// A date in the viewer is not a FHIR date or RFC 3339 date-time.
     #[error("viewer: `{path}`: not a date or date-time")]
     BadDate { path: String },
+    /// The viewer holds a proxy scope the policy does not define.
+    #[error("viewer: `/proxy_scopes`: unknown proxy scope `{scope}`")]
+    UnknownProxyScope { scope: String },
+    /// The viewer's profile does not allow break glass (an own-record view).
+    #[error("viewer: `/break_glass`: profile `{profile}` may not use break glass")]
+    BreakGlassNotApplicable { profile: String },
 }
 
 /// Break glass that the policy does not accept: the request is refused and no

@@ -222,8 +222,13 @@ mod redact {
                 path: "hl7v2".into(),
                 message: e.to_string().trim_start_matches("hl7v2: ").to_owned(),
             })?;
-            let (ctx, break_glass) = self.context(request)?;
+            let (mut ctx, break_glass) = self.context(request)?;
             let viewer = request.viewer;
+            // A message is not matched to an own-record viewer's patient:
+            // fail closed.
+            if ctx.profile_own_record() && ctx.blocked.is_none() {
+                ctx.blocked = Some(Reason::NotOwnRecord);
+            }
             let (code, event) = message.message_type();
             let control_id = message
                 .segments
@@ -254,6 +259,8 @@ mod redact {
             };
             if let Some(reason) = &ctx.blocked {
                 head.reasons.push(reason.clone());
+            } else if ctx.in_scope(&content_ix).is_empty() {
+                head.reasons.push(Reason::ProxyScope);
             } else {
                 self.grant(&mut head, &placements, key, &ctx);
             }

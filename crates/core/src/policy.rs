@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::canonical::content_hash;
 use crate::codes::{parse_pattern, CodeMatcher, CodePattern};
-use crate::document::{MatchDef, PolicyDocument};
+use crate::document::{MatchDef, PolicyDocument, ProfilePropertiesDef};
 use crate::error::{PolicyError, Problem};
 use crate::segment::{Placement, Segment};
 use crate::terms::TermMatcher;
@@ -26,6 +26,8 @@ pub struct Profile {
     pub name: String,
     /// Indexed by segment; 0 means no access (`X`).
     pub grants: Vec<u8>,
+    /// What differs besides tiers (own record, online viewing).
+    pub properties: ProfilePropertiesDef,
 }
 
 impl Profile {
@@ -48,6 +50,19 @@ pub struct Content {
     pub index: usize,
     pub label: String,
     pub placement: Placement,
+}
+
+/// A part of the record a patient may grant to a proxy, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyScope {
+    pub id: String,
+    pub display: String,
+    /// Content line ids, in document order of the scope.
+    pub content: Vec<String>,
+    /// Actions the scope permits.
+    pub permits: Vec<String>,
+    /// Indices of the content lines.
+    pub(crate) content_ix: Vec<usize>,
 }
 
 /// A named code set, compiled per code system.
@@ -131,6 +146,7 @@ pub struct Policy {
     pub(crate) security_labels: HashMap<(String, String), SecurityAction>,
     pub(crate) hl7: Hl7Rules,
     pub(crate) audit: crate::audit::AuditRules,
+    pub(crate) proxy_scopes: Vec<ProxyScope>,
 }
 
 /// What a `meta.security` label does.
@@ -138,6 +154,8 @@ pub struct Policy {
 pub(crate) enum SecurityAction {
     Category(u16),
     Withhold,
+    /// Withheld from profiles that read the record online.
+    NotOnline,
 }
 
 /// One message type rule: code, trigger events, content line, and an
@@ -220,6 +238,37 @@ impl Policy {
         self.profile_order
             .iter()
             .filter_map(|id| self.profiles.get(id))
+    }
+
+    /// Proxy scopes, in document order.
+    pub fn proxy_scopes(&self) -> &[ProxyScope] {
+        &self.proxy_scopes
+    }
+
+    /// A proxy scope by id.
+    pub fn proxy_scope(&self, id: &str) -> Option<&ProxyScope> {
+        self.proxy_scopes.iter().find(|s| s.id == id)
+    }
+
+    /// Whether any of the granted `scopes` permits `action` (`book`,
+    /// `manage-sharing`, `view-access-log`). Fail closed: an unknown scope
+    /// id permits nothing.
+    pub fn scope_permits(&self, scopes: &[String], action: &str) -> bool {
+        scopes
+            .iter()
+            .filter_map(|id| self.proxy_scope(id))
+            .any(|s| s.permits.iter().any(|p| p == action))
+    }
+
+    /// The content line indices the granted `scopes` cover. `Err` names the
+    /// first scope id the policy does not define.
+    pub(crate) fn scope_content(&self, scopes: &[String]) -> Result<HashSet<usize>, String> {
+        let mut out = HashSet::new();
+        for id in scopes {
+            let scope = self.proxy_scope(id).ok_or_else(|| id.clone())?;
+            out.extend(scope.content_ix.iter().copied());
+        }
+        Ok(out)
     }
 
     /// The audit rules, compiled.
@@ -430,8 +479,31 @@ impl Compiler {
                     id: p.id.clone(),
                     name: p.name.clone(),
                     grants,
+                    properties: p.properties,
                 },
             );
+        }
+
+        // Profile properties: only an own-record profile may relax the
+        // framework's consent, exclusion and training rules.
+        for (i, p) in doc.profiles.iter().enumerate() {
+            let props = &p.properties;
+            if props.own_record {
+                continue;
+            }
+            for (key, relaxed) in [
+                ("consent_required", !props.consent_required),
+                ("exclusions_apply", !props.exclusions_apply),
+                ("training_required", !props.training_required),
+            ] {
+                if relaxed {
+                    self.rule_problem(
+                        format!("/profiles/{i}/properties/{key}"),
+                        &p.id,
+                        "only an own-record profile (`own_record: true`) may set this to false",
+                    );
+                }
+            }
         }
 
         // Job roles.
@@ -799,7 +871,15 @@ impl Compiler {
         let mut security_labels = HashMap::new();
         for (i, l) in ex.security_labels.iter().enumerate() {
             let path = format!("/exclusions/security_labels/{i}");
-            let action = match (&l.category, l.withhold) {
+            let action = match (&l.category, l.withhold || l.withhold_online) {
+                (None, true) if l.withhold && l.withhold_online => {
+                    self.problem(
+                        path,
+                        "a label has either `withhold` or `withhold_online`, not both",
+                    );
+                    continue;
+                }
+                (None, true) if l.withhold_online => SecurityAction::NotOnline,
                 (Some(c), false) => match categories
                     .iter()
                     .position(|x| x == c)
@@ -818,7 +898,7 @@ impl Compiler {
                 _ => {
                     self.problem(
                         path,
-                        "a label needs either a `category` or `withhold: true`",
+                        "a label needs either a `category`, `withhold: true` or `withhold_online: true`",
                     );
                     continue;
                 }
@@ -887,6 +967,61 @@ impl Compiler {
         hl7.known = h.known_segments.iter().cloned().collect();
         hl7.renumber = h.renumber.iter().cloned().collect();
 
+        // Proxy scopes.
+        self.unique(
+            "/proxy_scopes",
+            doc.proxy_scopes.iter().map(|s| s.id.as_str()),
+        );
+        let mut proxy_scopes = Vec::new();
+        for (i, sc) in doc.proxy_scopes.iter().enumerate() {
+            let base = format!("/proxy_scopes/{i}");
+            if sc.display.trim().is_empty() {
+                self.rule_problem(format!("{base}/display"), &sc.id, "empty display");
+            }
+            if sc.content.is_empty() && sc.permits.is_empty() {
+                self.rule_problem(
+                    base.clone(),
+                    &sc.id,
+                    "a scope needs `content` or `permits`: this one grants nothing",
+                );
+            }
+            let mut content_ix = Vec::new();
+            for (j, c) in sc.content.iter().enumerate() {
+                match content_index(c) {
+                    Some(x) if content_ix.contains(&x) => self.rule_problem(
+                        format!("{base}/content/{j}"),
+                        &sc.id,
+                        format!("duplicate content `{c}`"),
+                    ),
+                    Some(x) => content_ix.push(x),
+                    None => self.rule_problem(
+                        format!("{base}/content/{j}"),
+                        &sc.id,
+                        format!("unknown content `{c}`"),
+                    ),
+                }
+            }
+            let mut seen = HashSet::new();
+            for (j, p) in sc.permits.iter().enumerate() {
+                if p.trim().is_empty() {
+                    self.rule_problem(format!("{base}/permits/{j}"), &sc.id, "empty permit");
+                } else if !seen.insert(p.as_str()) {
+                    self.rule_problem(
+                        format!("{base}/permits/{j}"),
+                        &sc.id,
+                        format!("duplicate permit `{p}`"),
+                    );
+                }
+            }
+            proxy_scopes.push(ProxyScope {
+                id: sc.id.clone(),
+                display: sc.display.clone(),
+                content: sc.content.clone(),
+                permits: sc.permits.clone(),
+                content_ix,
+            });
+        }
+
         // Consent, break glass.
         if doc.consent.purposes.is_empty() {
             self.problem(
@@ -945,6 +1080,7 @@ impl Compiler {
             security_labels,
             hl7,
             audit,
+            proxy_scopes,
         })
     }
 

@@ -27,6 +27,16 @@ pub struct Viewer {
     pub training: Option<Training>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub break_glass: Option<BreakGlass>,
+    /// For an own-record profile: the id of the Patient whose record this
+    /// viewer may see (the person themself, or the patient a proxy acts
+    /// for). Without it an own-record viewer sees nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+    /// For a proxy: the proxy scope ids the patient granted. Entries whose
+    /// content line no granted scope covers are withheld; an unknown scope
+    /// id refuses the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_scopes: Option<Vec<String>>,
 }
 
 /// A training attestation and when it runs out.
@@ -85,11 +95,28 @@ impl Viewer {
         Ok(viewer)
     }
 
-    /// Checks the viewer against the policy: the profile must exist and
-    /// dates must parse.
+    /// Checks the viewer against the policy: the profile must exist, dates
+    /// must parse, proxy scopes must be the policy's, and break glass must
+    /// be open to the profile.
     pub fn validate(&self, policy: &Policy) -> Result<(), ViewerError> {
-        if policy.profile(&self.profile).is_none() {
+        let Some(profile) = policy.profile(&self.profile) else {
             return Err(ViewerError::UnknownProfile {
+                profile: self.profile.clone(),
+            });
+        };
+        if let Some(scopes) = &self.proxy_scopes {
+            if let Some(unknown) = scopes.iter().find(|s| policy.proxy_scope(s).is_none()) {
+                return Err(ViewerError::UnknownProxyScope {
+                    scope: unknown
+                        .chars()
+                        .take(64)
+                        .filter(|c| !c.is_control())
+                        .collect(),
+                });
+            }
+        }
+        if self.break_glass.is_some() && !profile.properties.break_glass {
+            return Err(ViewerError::BreakGlassNotApplicable {
                 profile: self.profile.clone(),
             });
         }

@@ -145,6 +145,8 @@ fn viewer(profile: &str, org: &str) -> Viewer {
             expires: "2027-02-01".into(),
         }),
         break_glass: None,
+        patient: None,
+        proxy_scopes: None,
     }
 }
 

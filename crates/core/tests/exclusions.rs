@@ -177,6 +177,8 @@ fn viewer(profile: &str) -> Viewer {
             expires: "2027-06-30".into(),
         }),
         break_glass: None,
+        patient: None,
+        proxy_scopes: None,
     }
 }
 

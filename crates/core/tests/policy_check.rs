@@ -89,7 +89,8 @@ fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
 #[test]
 fn the_default_policy_compiles() {
     let policy = Policy::default_policy().unwrap();
-    assert_eq!(policy.profiles().count(), 11);
+    // The eleven profiles of table 6 and the own-record profile `patient`.
+    assert_eq!(policy.profiles().count(), 12);
     assert_eq!(policy.segments().len(), 4);
     assert_eq!(policy.content().len(), 22);
     assert_eq!(policy.exclusion_categories().len(), 9);

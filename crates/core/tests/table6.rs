@@ -641,6 +641,8 @@ fn viewer(profile: &str) -> Viewer {
             expires: "2027-01-10".into(),
         }),
         break_glass: None,
+        patient: None,
+        proxy_scopes: None,
     }
 }
 
@@ -886,8 +888,10 @@ fn compiled_profiles_equal_table_6() {
         ])
     );
 
+    // Table 6 is the professional profiles; the own-record profile is not in it.
     let got: BTreeMap<String, [u8; 4]> = policy
         .profiles()
+        .filter(|p| !p.properties.own_record)
         .map(|p| {
             let mut row = [0u8; 4];
             for (i, segment) in SEGMENTS.iter().enumerate() {
@@ -902,7 +906,11 @@ fn compiled_profiles_equal_table_6() {
     assert_eq!(got, want);
 
     // Document order is table 6's order.
-    let order: Vec<&str> = policy.profiles().map(|p| p.id.as_str()).collect();
+    let order: Vec<&str> = policy
+        .profiles()
+        .filter(|p| !p.properties.own_record)
+        .map(|p| p.id.as_str())
+        .collect();
     let table_order: Vec<&str> = TABLE6.iter().map(|(p, _)| *p).collect();
     assert_eq!(order, table_order);
 

@@ -394,6 +394,8 @@ fn viewer_error(e: &ViewerError) -> JsValue {
     let path = match e {
         ViewerError::Shape { path, .. } | ViewerError::BadDate { path } => path.as_str(),
         ViewerError::UnknownProfile { .. } => "/profile",
+        ViewerError::UnknownProxyScope { .. } => "/proxy_scopes",
+        ViewerError::BreakGlassNotApplicable { .. } => "/break_glass",
     };
     named_error("ViewerError", &e.to_string(), Some(path))
 }
