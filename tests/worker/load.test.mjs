@@ -6,14 +6,14 @@
 // the audit table must hold exactly one row per request (matched by request
 // id). Bounded: REQUESTS requests, CONCURRENCY in flight, DEADLINE_MS.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, test } from "node:test";
 
-import { AUDIENCE, ISSUER, claimsFor, closedPort, engine, makeKey, root, startOrigin, token, viewer } from "./lib.mjs";
+import { AUDIENCE, ISSUER, claimsFor, engine, makeKey, startOrigin, token, viewer } from "./lib.mjs";
+import { auditIds, startWranglerDev } from "./wrangler.mjs";
 
 const REQUESTS = 2000;
 const CONCURRENCY = 32;
@@ -34,7 +34,6 @@ const PATIENTS = ["joe-patient", "brenda-patient", "margaret-patient", GP_PATIEN
 /** The path each patient is read by: `$everything`, or a patient search for the GP Connect bundle. */
 const pathOf = (p) => (p === GP_PATIENT ? `/fhir/AllergyIntolerance?patient=${p}` : `/fhir/Patient/${p}/$everything`);
 
-const wranglerBin = join(root, "node_modules", ".bin", "wrangler");
 let dir;
 let origin;
 let dev;
@@ -42,91 +41,6 @@ let key;
 const tokens = new Map();
 /** Every request id the worker answered with, setup included. */
 const requestIds = [];
-
-/**
- * The built worker under `wrangler dev` on 127.0.0.1 (its own process
- * group, so stop() ends wrangler and its workerd), local D1 in `dir`.
- */
-async function startWranglerDev(vars) {
-  const port = await closedPort();
-  const inspector = await closedPort();
-  const config = join(dir, "wrangler.json");
-  writeFileSync(
-    config,
-    JSON.stringify({
-      name: "tiergate-load",
-      main: join(root, "worker", "build", "index.js"),
-      compatibility_date: "2026-04-26",
-      vars,
-      d1_databases: [{ binding: "DB", database_name: "tiergate-load", database_id: "00000000-0000-0000-0000-000000000000" }],
-    }),
-  );
-  const env = {
-    ...process.env,
-    WRANGLER_SEND_METRICS: "false",
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_LOG_PATH: join(dir, "logs"),
-    XDG_CONFIG_HOME: join(dir, "config"),
-    NO_COLOR: "1",
-  };
-  const args = ["dev", "-c", config, "--local", "--ip", "127.0.0.1", "--port", String(port)];
-  args.push("--inspector-port", String(inspector), "--persist-to", join(dir, "state"));
-  args.push("--show-interactive-dev-session=false", "--log-level", "warn");
-  const child = spawn(wranglerBin, args, { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-    const t = setTimeout(() => {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {}
-    }, 5000);
-    await exited;
-    clearTimeout(t);
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const t0 = Date.now();
-  let probe;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
-    if (Date.now() - t0 > 60_000) {
-      await stop();
-      throw new Error(`wrangler dev not ready in 60 s:\n${log}`);
-    }
-    try {
-      probe = await fetch(`${url}/`, { signal: AbortSignal.timeout(10_000) });
-      await probe.arrayBuffer();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  // The readiness probe reached the worker too (and was audited).
-  return { url, config, stop, probeId: probe.headers.get("x-request-id") };
-}
-
-/** Audit rows from wrangler's local D1 (after wrangler dev has stopped). */
-async function auditIds() {
-  const args = ["d1", "execute", "DB", "-c", dev.config, "--local", "--persist-to", join(dir, "state"), "--json"];
-  args.push("--command", "SELECT id FROM audit_events");
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(dir, "logs"), XDG_CONFIG_HOME: join(dir, "config") };
-  const child = spawn(wranglerBin, args, { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const t = setTimeout(() => process.kill(-child.pid, "SIGKILL"), 60_000);
-  const code = await new Promise((resolve) => child.once("exit", resolve));
-  clearTimeout(t);
-  assert.equal(code, 0, `wrangler d1 execute failed:\n${err}`);
-  return JSON.parse(out)[0].results.map((r) => r.id);
-}
 
 async function call(path, { tok, method = "GET", body, signal } = {}) {
   const res = await fetch(`${dev.url}${path}`, {
@@ -146,7 +60,7 @@ before(async () => {
   origin = await startOrigin();
   key = makeKey("ES256", "es-load");
   for (const v of VIEWERS) tokens.set(v, token(key, claimsFor(viewer(v), { exp: Math.floor(Date.now() / 1000) + 3600 })));
-  dev = await startWranglerDev({
+  dev = await startWranglerDev(dir, {
     ORIGIN_URL: origin.url,
     JWKS: JSON.stringify({ keys: [key.jwk] }),
     JWT_ISSUER: ISSUER,
@@ -239,7 +153,7 @@ test(`${REQUESTS} requests, ${CONCURRENCY} in flight over loopback: each body is
   assert.equal(new Set(runIds).size, REQUESTS, "request ids not unique");
   assert.ok(requestIds.every((id) => typeof id === "string" && id.length > 0), "a response without X-Request-Id");
   await dev.stop();
-  const rows = await auditIds();
+  const rows = await auditIds(dev);
   const have = new Set(rows);
   assert.equal(have.size, rows.length, "duplicate audit rows");
   const lost = requestIds.filter((id) => !have.has(id));
