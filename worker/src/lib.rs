@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tiergate_core::{ConsentSet, Policy, Viewer};
+use tiergate_core::{ConsentSet, DirectiveKind, Policy, Viewer};
 use tiergate_edge::audit::{Audit, AuditRow, SCHEMA};
 use tiergate_edge::breakglass::{self, Statement};
 use tiergate_edge::demo::Demo;
@@ -27,6 +27,8 @@ use worker::{
     event, AbortController, Context, D1Database, D1PreparedStatement, Delay, Env, Fetch, Headers,
     Method, Request, RequestInit, Response,
 };
+
+mod citizen;
 
 const LOGIN_HTML: &str = include_str!("login.html");
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -62,6 +64,9 @@ struct Config {
     max_bytes: usize,
     jwks: Option<&'static Jwks>,
     setting: Option<String>,
+    /// Where reminders are posted (`NOTIFY_WEBHOOK`); the demo outbox
+    /// when unset and the demo is on.
+    webhook: Option<String>,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -87,6 +92,7 @@ fn config(env: &Env) -> Config {
             .unwrap_or(DEFAULT_MAX_ORIGIN_BYTES),
         jwks: configured_jwks(env),
         setting: var(env, "ORIGIN_SETTING"),
+        webhook: var(env, "NOTIFY_WEBHOOK"),
     }
 }
 
@@ -135,10 +141,23 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let db = env.d1("DB").ok();
     let path = req.path();
     let hash = state.policy.hash().to_owned();
-    let result = if path == "/fhir" || path.starts_with("/fhir/") {
-        record(req, &cfg, db.as_ref(), &ctx).await
+    let db_ref = db.as_ref();
+    let result = if path == "/fhir/Appointment" && req.method() == Method::Post {
+        citizen::book(req, &cfg, db_ref, &ctx).await
+    } else if path == "/fhir" || path.starts_with("/fhir/") {
+        record(req, &cfg, db_ref, &ctx).await
     } else if path.starts_with("/consent/") {
-        consent(req, &cfg, db.as_ref(), &ctx).await
+        consent(req, &cfg, db_ref, &ctx).await
+    } else if path == "/me" {
+        citizen::me(req, &cfg, db_ref, &ctx).await
+    } else if path.starts_with("/proxy/") {
+        citizen::grants_endpoint(req, &cfg, db_ref, &ctx).await
+    } else if path.starts_with("/plan/") {
+        citizen::plan(req, &cfg, db_ref, &ctx).await
+    } else if path.starts_with("/access/") {
+        citizen::access_log(req, &cfg, db_ref, &ctx).await
+    } else if path.starts_with("/reminders/") {
+        citizen::send_reminders(req, &cfg, db_ref, &ctx).await
     } else if path == "/" || path.starts_with("/demo/") {
         demo_pages(req, &cfg, db.as_ref(), &ctx).await
     } else {
@@ -336,13 +355,19 @@ async fn write_audit(
 async fn fetch_origin(
     cfg: &Config,
     state: &State,
+    db: Option<&D1Database>,
     upstream: &str,
+    patient: Option<&str>,
 ) -> Result<(u16, Option<String>, Vec<u8>), Refusal> {
     let Some(origin) = &cfg.origin else {
         if !cfg.demo {
             return Err(Refusal::Unavailable);
         }
-        let (status, body) = state.demo.respond(upstream);
+        let writes = match patient {
+            Some(p) => demo_writes(db, p).await?,
+            None => Vec::new(),
+        };
+        let (status, body) = state.demo.respond_with(upstream, &writes);
         return Ok((status, Some("application/fhir+json".into()), body));
     };
     let url = format!("{origin}/{upstream}");
@@ -392,6 +417,138 @@ async fn fetch_origin(
             Err(Refusal::GatewayTimeout)
         }
     }
+}
+
+/// What the demo origin has been sent for a patient (bookings, plans).
+async fn demo_writes(db: Option<&D1Database>, patient: &str) -> Result<Vec<Value>, Refusal> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        resource: String,
+    }
+    let db = db.ok_or(Refusal::Unavailable)?;
+    ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
+    let rows = db
+        .prepare("SELECT resource FROM demo_writes WHERE patient = ?1 ORDER BY recorded, rowid")
+        .bind(&[JsValue::from_str(patient)])
+        .map_err(|_| Refusal::Unavailable)?
+        .all()
+        .await
+        .map_err(|_| Refusal::Unavailable)?
+        .results::<Row>()
+        .map_err(|_| Refusal::Unavailable)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.resource).ok())
+        .collect())
+}
+
+/// Sends a write (`POST Type` or `PUT Type/id`) to the origin; the demo
+/// origin keeps it in D1. Only a 2xx answer counts as done.
+async fn write_origin(
+    cfg: &Config,
+    db: Option<&D1Database>,
+    ctx: &Ctx<'_>,
+    method: &str,
+    upstream: &str,
+    patient: &str,
+    resource: &Value,
+) -> Result<(), Refusal> {
+    let Some(origin) = &cfg.origin else {
+        if !cfg.demo {
+            return Err(Refusal::Unavailable);
+        }
+        let db = db.ok_or(Refusal::Unavailable)?;
+        let reference = format!(
+            "{}/{}",
+            resource.get("resourceType").and_then(Value::as_str).unwrap_or_default(),
+            resource.get("id").and_then(Value::as_str).unwrap_or_default()
+        );
+        let ok = db
+            .prepare("INSERT INTO demo_writes (patient, reference, recorded, resource) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (patient, reference) DO UPDATE SET recorded = excluded.recorded, resource = excluded.resource")
+            .bind(&[
+                JsValue::from_str(patient),
+                JsValue::from_str(&reference),
+                JsValue::from_str(&ctx.recorded),
+                JsValue::from_str(&resource.to_string()),
+            ])
+            .map_err(|_| Refusal::Unavailable)?
+            .run()
+            .await
+            .map_err(|_| Refusal::Unavailable)?
+            .success();
+        return if ok { Ok(()) } else { Err(Refusal::Unavailable) };
+    };
+    let headers = Headers::new();
+    headers
+        .set("content-type", "application/fhir+json")
+        .map_err(|_| Refusal::BadGateway)?;
+    let mut init = RequestInit::new();
+    let m = if method == "PUT" { Method::Put } else { Method::Post };
+    init.with_method(m)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&resource.to_string())));
+    let req = Request::new_with_init(&format!("{origin}/{upstream}"), &init)
+        .map_err(|_| Refusal::BadGateway)?;
+    send_ok(req, cfg.timeout_ms).await
+}
+
+/// Sends a request with a deadline; only a 2xx answer is success.
+async fn send_ok(req: Request, timeout_ms: u64) -> Result<(), Refusal> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(req);
+    let send = fetch.send_with_signal(&signal);
+    let deadline = Delay::from(Duration::from_millis(timeout_ms));
+    futures_util::pin_mut!(send);
+    match select(send, deadline).await {
+        Either::Left((Ok(resp), _)) if (200..300).contains(&resp.status_code()) => Ok(()),
+        Either::Left(_) => Err(Refusal::BadGateway),
+        Either::Right(_) => {
+            controller.abort();
+            Err(Refusal::GatewayTimeout)
+        }
+    }
+}
+
+/// A demo outbox row for a message (committed with its audit row).
+fn outbox_statement(
+    db: Option<&D1Database>,
+    ctx: &Ctx<'_>,
+    id: &str,
+    message: &Value,
+) -> Result<D1PreparedStatement, Refusal> {
+    let db = db.ok_or(Refusal::Unavailable)?;
+    let recipient = message
+        .pointer("/to/user_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    db.prepare("INSERT INTO outbox (id, recorded, recipient, channel, message) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(&[
+            JsValue::from_str(id),
+            JsValue::from_str(&ctx.recorded),
+            JsValue::from_str(recipient),
+            JsValue::from_str("demo-outbox"),
+            JsValue::from_str(&message.to_string()),
+        ])
+        .map_err(|_| Refusal::Unavailable)
+}
+
+/// Posts a message to the notification webhook, if one is configured (the
+/// demo outbox needs no delivery).
+async fn deliver(cfg: &Config, message: &Value) -> Result<(), Refusal> {
+    let Some(url) = &cfg.webhook else {
+        return Ok(());
+    };
+    let headers = Headers::new();
+    headers
+        .set("content-type", "application/json")
+        .map_err(|_| Refusal::BadGateway)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&message.to_string())));
+    let req = Request::new_with_init(url, &init).map_err(|_| Refusal::BadGateway)?;
+    send_ok(req, cfg.timeout_ms).await
 }
 
 async fn stored_consents(db: Option<&D1Database>, patient: &str) -> Result<Vec<String>, Refusal> {
@@ -462,7 +619,7 @@ async fn record(
 ) -> Result<Response, Fail> {
     let state = ctx.state;
     let policy = &state.policy;
-    let mut viewer = authenticate(&req, cfg, ctx)?;
+    let viewer = authenticate(&req, cfg, ctx)?;
     let fail = |r: Refusal, v: &Viewer| (r, Some(v.clone()));
     let url = req.url().map_err(|_| fail(Refusal::BadRequest, &viewer))?;
     let method = req.method().to_string();
@@ -485,7 +642,12 @@ async fn record(
         probe.break_glass = Some(breakglass::to_core(s, ctx.now));
         pipeline::check_break_glass(&probe, policy, ctx.now).map_err(|r| fail(r, &viewer))?;
     }
-    let (status, ct, body) = fetch_origin(cfg, state, &route.upstream)
+    let own_record = citizen::own_record(&viewer, ctx);
+    if own_record && (route.action == Action::FindPatient || statement.is_some()) {
+        // Finding patients and breaking glass are for professionals.
+        return Err(fail(Refusal::Forbidden, &viewer));
+    }
+    let (status, ct, body) = fetch_origin(cfg, state, db, &route.upstream, route.patient.as_deref())
         .await
         .map_err(|r| fail(r, &viewer))?;
     let hash = policy.hash();
@@ -513,6 +675,12 @@ async fn record(
     let (record, patient) =
         pipeline::accept_origin(status, ct.as_deref(), &body, &route, cfg.max_bytes)
             .map_err(|r| fail(r, &viewer))?;
+    // A person sees their own record, or one they were granted as a proxy
+    // (narrowed to the grant); any other answers as if it did not exist.
+    let standing = citizen::standing(&viewer, &patient, db, cfg, ctx)
+        .await
+        .map_err(|r| fail(r, &viewer))?;
+    let mut viewer = citizen::viewer_for(&viewer, &patient, &standing);
     let stored = stored_consents(db, &patient)
         .await
         .map_err(|r| fail(r, &viewer))?;
@@ -566,6 +734,7 @@ async fn record(
         break_glass: statement
             .as_ref()
             .map(|s| (s.reason.as_str(), s.detail.as_deref())),
+        on_behalf_of: standing.on_behalf_of(&patient),
         policy: hash,
         ..Audit::default()
     }
@@ -628,6 +797,16 @@ async fn consent(
     let policy = &ctx.state.policy;
     let hash = policy.hash();
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable, &viewer))?;
+    // People manage their own sharing choices (or a proxy whose grant
+    // permits it); professionals record consent at the point of care.
+    let standing = citizen::standing(&viewer, &patient, db, cfg, ctx)
+        .await
+        .map_err(|r| fail(r, &viewer))?;
+    let citizen = !matches!(standing, citizen::Standing::Professional);
+    if citizen && !standing.permits(ctx, "manage-sharing") {
+        return Err(fail(Refusal::Forbidden, &viewer));
+    }
+    let on_behalf_of = standing.on_behalf_of(&patient);
     match (req.method(), kind) {
         (Method::Get, None) => {
             let stored = stored_consents(db, &patient)
@@ -647,6 +826,7 @@ async fn consent(
                 action: "consent-read",
                 patient: Some(&patient),
                 status: 200,
+                on_behalf_of,
                 policy: hash,
                 ..Audit::default()
             }
@@ -663,6 +843,18 @@ async fn consent(
                 .await
                 .map_err(|_| fail(Refusal::BadRequest, &viewer))?;
             let (action, recorded) = match kind {
+                None if citizen => (
+                    "consent-permit",
+                    directive::choice(
+                        &body,
+                        DirectiveKind::Permit,
+                        &patient,
+                        &viewer,
+                        &format!("c-{}", ctx.id),
+                        &ctx.recorded,
+                        policy,
+                    ),
+                ),
                 None => (
                     "consent-permit",
                     directive::permit(
@@ -707,6 +899,7 @@ async fn consent(
                 patient: Some(&patient),
                 status: 201,
                 entities: vec![format!("Consent/{}", recorded.directive.id)],
+                on_behalf_of,
                 policy: hash,
                 ..Audit::default()
             }
@@ -768,6 +961,11 @@ async fn demo_pages(
                 .iter()
                 .map(|p| json!({"id": p.id, "nhs_number": p.nhs_number, "family": p.family}))
                 .collect();
+            let citizens: Vec<Value> = demo
+                .citizens
+                .iter()
+                .map(|u| json!({"key": u.key, "name": u.viewer.name, "patient": u.viewer.patient, "user_id": u.viewer.user_id}))
+                .collect();
             let reasons: Vec<Value> = ctx
                 .state
                 .policy
@@ -781,9 +979,42 @@ async fn demo_pages(
                 .await
                 .map_err(|_| (Refusal::Unavailable, None))?;
             let body = serde_json::to_vec(
-                &json!({"users": users, "patients": patients, "break_glass_reasons": reasons}),
+                &json!({"users": users, "citizens": citizens, "patients": patients, "break_glass_reasons": reasons}),
             )
             .unwrap_or_default();
+            respond(200, body, hash, &ctx.id, "application/json")
+                .map_err(|_| (Refusal::Unavailable, None))
+        }
+        (Method::Get, "/demo/outbox") => {
+            // The demo notifier: what would have been sent, newest first.
+            #[derive(serde::Deserialize)]
+            struct Row {
+                id: String,
+                recorded: String,
+                recipient: String,
+                channel: String,
+                message: String,
+            }
+            let db_ref = db.ok_or((Refusal::Unavailable, None))?;
+            ensure_schema(db_ref)
+                .await
+                .map_err(|_| (Refusal::Unavailable, None))?;
+            let rows = db_ref
+                .prepare("SELECT id, recorded, recipient, channel, message FROM outbox ORDER BY recorded DESC, rowid DESC LIMIT 200")
+                .all()
+                .await
+                .map_err(|_| (Refusal::Unavailable, None))?
+                .results::<Row>()
+                .map_err(|_| (Refusal::Unavailable, None))?;
+            write_audit(db, &audit("demo-page", 200).build(), Vec::new())
+                .await
+                .map_err(|_| (Refusal::Unavailable, None))?;
+            let messages: Vec<Value> = rows
+                .iter()
+                .map(|r| json!({"id": r.id, "recorded": r.recorded, "recipient": r.recipient, "channel": r.channel,
+                    "message": serde_json::from_str::<Value>(&r.message).unwrap_or(Value::Null)}))
+                .collect();
+            let body = serde_json::to_vec(&json!({"messages": messages})).unwrap_or_default();
             respond(200, body, hash, &ctx.id, "application/json")
                 .map_err(|_| (Refusal::Unavailable, None))
         }
@@ -796,6 +1027,7 @@ async fn demo_pages(
             let viewer = demo
                 .users
                 .iter()
+                .chain(&demo.citizens)
                 .find(|u| u.key == user)
                 .map(|u| u.viewer.clone());
             let row = Audit {

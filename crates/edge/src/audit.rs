@@ -25,7 +25,18 @@ CREATE INDEX IF NOT EXISTS consents_patient ON consents (patient, recorded);\
 CREATE TABLE IF NOT EXISTS break_glass (\
  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, patient TEXT NOT NULL, reason TEXT NOT NULL,\
  detail TEXT, started TEXT NOT NULL, expires TEXT NOT NULL);\
-CREATE INDEX IF NOT EXISTS break_glass_user ON break_glass (user_id, patient, started);";
+CREATE INDEX IF NOT EXISTS break_glass_user ON break_glass (user_id, patient, started);\
+CREATE TABLE IF NOT EXISTS proxy_grants (\
+ id TEXT PRIMARY KEY, patient TEXT NOT NULL, grantee TEXT NOT NULL, grant_json TEXT NOT NULL,\
+ expires TEXT NOT NULL, revoked TEXT);\
+CREATE INDEX IF NOT EXISTS proxy_grants_grantee ON proxy_grants (grantee, patient);\
+CREATE INDEX IF NOT EXISTS proxy_grants_patient ON proxy_grants (patient);\
+CREATE TABLE IF NOT EXISTS outbox (\
+ id TEXT PRIMARY KEY, recorded TEXT NOT NULL, recipient TEXT NOT NULL, channel TEXT NOT NULL,\
+ message TEXT NOT NULL);\
+CREATE TABLE IF NOT EXISTS demo_writes (\
+ patient TEXT NOT NULL, reference TEXT NOT NULL, recorded TEXT NOT NULL, resource TEXT NOT NULL,\
+ PRIMARY KEY (patient, reference));";
 
 /// Everything one audit event says.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +62,9 @@ pub struct Audit<'a> {
     pub break_glass: Option<(&'a str, Option<&'a str>)>,
     /// Other resources the action concerned (e.g. a recorded `Consent/..`).
     pub entities: Vec<String>,
+    /// A proxy acting for the patient: the proxy is the viewer, the patient
+    /// is recorded as the person on whose behalf they act.
+    pub on_behalf_of: Option<&'a str>,
     pub policy: &'a str,
 }
 
@@ -139,6 +153,15 @@ impl Audit<'_> {
             }
             None => agents.push(json!({"who": {"display": "unauthenticated"}, "requestor": true})),
         }
+        if let Some(p) = self.on_behalf_of {
+            // The person the proxy acts for (FHIR: an agent who is not the
+            // requestor, role "patient"; the proxy is the requestor).
+            agents.push(json!({
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "code": "PAT", "display": "patient"}]},
+                "who": {"reference": format!("Patient/{p}")},
+                "requestor": false
+            }));
+        }
         let mut entity = Vec::new();
         if let Some(p) = self.patient {
             entity.push(json!({
@@ -198,6 +221,9 @@ impl Audit<'_> {
         if investigate {
             details.push(detail("investigate", "true"));
         }
+        if let Some(p) = self.on_behalf_of {
+            details.push(detail("on-behalf-of", format!("Patient/{p}")));
+        }
         entity.push(json!({
             "type": {"system": DETAIL_SYSTEM, "code": "tiergate-decision"},
             "detail": details
@@ -205,7 +231,9 @@ impl Audit<'_> {
         let subtype =
             json!([{"system": "http://hl7.org/fhir/restful-interaction", "code": self.action}]);
         let action = match self.action {
-            "consent-permit" | "consent-opt-out" => "C",
+            "consent-permit" | "consent-opt-out" | "proxy-grant" | "book" | "plan-update"
+            | "notify" => "C",
+            "proxy-revoke" => "D",
             "operation" | "login" => "E",
             _ => "R",
         };

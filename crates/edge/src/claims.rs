@@ -12,6 +12,11 @@
 //! | `purpose_of_use` | `purpose` | required |
 //! | `training_expires` | `training.expires` (FHIR date) | absent: no training, nothing shared |
 //! | `training_completed` | `training.completed` | optional |
+//! | `patient` | `patient` (own Patient id) | for people reading their own record |
+//!
+//! `org` is required except for a profile the policy marks `own_record`
+//! (a person signing in as themselves); their own record is the one named
+//! by `patient`, and any other needs a proxy grant checked by the worker.
 //!
 //! A job role the policy does not map is refused
 //! ([`ClaimsError::JobRoleUnmapped`]) rather than guessed; `profile` wins
@@ -65,7 +70,6 @@ pub fn viewer_from_claims(
     policy: &Policy,
 ) -> Result<Viewer, ClaimsError> {
     let user_id = required(claims, "sub")?.to_owned();
-    let organisation = required(claims, "org")?.to_owned();
     let profile = match (text(claims, "profile")?, text(claims, "job_role")?) {
         (Some(p), _) => p.to_owned(),
         (None, Some(role)) => policy
@@ -74,9 +78,18 @@ pub fn viewer_from_claims(
             .to_owned(),
         (None, None) => return Err(ClaimsError::Missing { claim: "profile" }),
     };
-    if policy.profile(&profile).is_none() {
-        return Err(ClaimsError::UnknownProfile);
-    }
+    let own_record = policy
+        .profile(&profile)
+        .ok_or(ClaimsError::UnknownProfile)?
+        .properties
+        .own_record;
+    // People reading their own record (or acting for someone) sign in as
+    // themselves, not for an organisation.
+    let organisation = match text(claims, "org")? {
+        Some(org) => org.to_owned(),
+        None if own_record => String::new(),
+        None => return Err(ClaimsError::Missing { claim: "org" }),
+    };
     let purpose = required(claims, "purpose_of_use")?.to_owned();
     let training = match text(claims, "training_expires")? {
         None => None,
@@ -93,6 +106,8 @@ pub fn viewer_from_claims(
         purpose,
         training,
         break_glass: None,
+        patient: text(claims, "patient")?.map(str::to_owned),
+        proxy_scopes: None,
     };
     viewer
         .validate(policy)
@@ -107,7 +122,12 @@ pub fn claims_for(viewer: &Viewer) -> Map<String, Value> {
     if let Some(n) = &viewer.name {
         m.insert("name".into(), n.clone().into());
     }
-    m.insert("org".into(), viewer.organisation.clone().into());
+    if !viewer.organisation.is_empty() {
+        m.insert("org".into(), viewer.organisation.clone().into());
+    }
+    if let Some(p) = &viewer.patient {
+        m.insert("patient".into(), p.clone().into());
+    }
     m.insert("profile".into(), viewer.profile.clone().into());
     m.insert("purpose_of_use".into(), viewer.purpose.clone().into());
     if let Some(t) = &viewer.training {

@@ -83,6 +83,18 @@ pub const USERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Demo people who sign in as themselves (profile `patient`): key, viewer
+/// JSON. Joe and Susan read their own records; Anne is Joe's daughter and
+/// acts for him under a baseline grant.
+pub const CITIZENS: &[(&str, &str)] = &[
+    ("joe", include_str!("../demo/citizens/joe.json")),
+    ("susan", include_str!("../demo/citizens/susan.json")),
+    ("anne", include_str!("../demo/citizens/anne.json")),
+];
+
+/// Baseline proxy grants of the demo (more are made in the portal).
+pub const GRANTS_JSON: &str = include_str!("../demo/grants.json");
+
 /// Demo patients: key, record (a searchset Bundle as `$everything` returns
 /// it), consent directives.
 pub const PATIENTS: &[(&str, &str, &str)] = &[
@@ -153,6 +165,9 @@ pub struct User {
 pub struct Demo {
     pub patients: Vec<Patient>,
     pub users: Vec<User>,
+    /// People signing in as themselves (or as a carer).
+    pub citizens: Vec<User>,
+    pub grants: Vec<crate::proxy::Grant>,
     pub key: p256::ecdsa::SigningKey,
     pub kid: String,
     pub issuer: String,
@@ -214,6 +229,17 @@ impl Demo {
                 viewer,
             });
         }
+        let mut citizens = Vec::new();
+        for (key, json) in CITIZENS {
+            let viewer = Viewer::from_json(json.as_bytes())
+                .map_err(|_| DemoError::Data(format!("citizens/{key}")))?;
+            citizens.push(User {
+                key: (*key).to_owned(),
+                viewer,
+            });
+        }
+        let grants = serde_json::from_str(GRANTS_JSON)
+            .map_err(|_| DemoError::Data("grants".into()))?;
         let keyfile: Value =
             serde_json::from_str(DEMO_KEY_JSON).map_err(|_| DemoError::Data("key".into()))?;
         let d = keyfile
@@ -226,6 +252,8 @@ impl Demo {
         Ok(Self {
             patients,
             users,
+            citizens,
+            grants,
             key,
             kid: keyfile.get("kid").map(s).unwrap_or_default(),
             issuer: keyfile.get("issuer").map(s).unwrap_or_default(),
@@ -240,7 +268,11 @@ impl Demo {
 
     /// A demo token for a demo user, valid for an hour from `now` (Unix seconds).
     pub fn token(&self, user: &str, audience: &str, now: i64) -> Option<String> {
-        let u = self.users.iter().find(|u| u.key == user)?;
+        let u = self
+            .users
+            .iter()
+            .chain(&self.citizens)
+            .find(|u| u.key == user)?;
         let mut claims = crate::claims::claims_for(&u.viewer);
         claims.insert("iss".into(), self.issuer.clone().into());
         claims.insert("aud".into(), audience.into());
@@ -265,6 +297,13 @@ impl Demo {
     /// Answers an origin request (`upstream` as built by [`crate::route`]):
     /// status and body.
     pub fn respond(&self, upstream: &str) -> (u16, Vec<u8>) {
+        self.respond_with(upstream, &[])
+    }
+
+    /// As [`Demo::respond`], with resources the demo origin was sent for
+    /// the request's patient (bookings, plans): they join the patient's
+    /// record, replacing a resource of the same type and id.
+    pub fn respond_with(&self, upstream: &str, writes: &[Value]) -> (u16, Vec<u8>) {
         let not_found = || (404, tiergate_core::not_found_body());
         let (path, query) = upstream.split_once('?').unwrap_or((upstream, ""));
         let Ok(params) = parse_query(query) else {
@@ -297,7 +336,8 @@ impl Demo {
                 ok(&searchset(matches))
             }
             ["Patient", id, "$everything"] => match self.patients.iter().find(|p| p.id == *id) {
-                Some(p) => ok(&p.record),
+                Some(p) if writes.is_empty() => ok(&p.record),
+                Some(p) => ok(&with_writes(&p.record, writes)),
                 None => not_found(),
             },
             [t] => {
@@ -306,7 +346,8 @@ impl Demo {
                 else {
                     return ok(&searchset(Vec::new()));
                 };
-                let matches = resources(&p.record)
+                let record = with_writes(&p.record, writes);
+                let matches = resources(&record)
                     .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some(t))
                     .collect();
                 ok(&searchset(matches))
@@ -332,6 +373,33 @@ impl Demo {
             _ => not_found(),
         }
     }
+}
+
+fn reference(r: &Value) -> (Option<&str>, Option<&str>) {
+    (
+        r.get("resourceType").and_then(Value::as_str),
+        r.get("id").and_then(Value::as_str),
+    )
+}
+
+/// A record with written resources added (or replacing same type and id).
+fn with_writes(record: &Value, writes: &[Value]) -> Value {
+    let mut out = record.clone();
+    if let Some(entries) = out.get_mut("entry").and_then(Value::as_array_mut) {
+        for w in writes {
+            let key = reference(w);
+            match entries
+                .iter_mut()
+                .find(|e| e.get("resource").map(reference) == Some(key))
+            {
+                Some(e) => e["resource"] = w.clone(),
+                None => entries.push(json!({"resource": w, "search": {"mode": "match"}})),
+            }
+        }
+        let n = entries.len();
+        out["total"] = n.into();
+    }
+    out
 }
 
 fn resources(record: &Value) -> impl Iterator<Item = &Value> {
@@ -360,6 +428,9 @@ mod tests {
         let d = demo();
         assert_eq!(d.patients.len(), 7);
         assert_eq!(d.users.len(), 17);
+        assert_eq!(d.citizens.len(), 3);
+        assert!(d.citizens.iter().all(|c| c.viewer.profile == "patient"));
+        assert_eq!(d.grants.len(), 1);
         assert!(d
             .patients
             .iter()
@@ -390,7 +461,10 @@ mod tests {
         let d = demo();
         let (s, v) = body(d.respond("Patient/joe-patient/$everything"));
         assert_eq!(s, 200);
-        assert_eq!(v["entry"].as_array().unwrap().len(), 37);
+        let joe = d.patients.iter().find(|p| p.id == "joe-patient").unwrap();
+        let n = joe.record["entry"].as_array().unwrap().len();
+        assert!(n > 30);
+        assert_eq!(v["entry"].as_array().unwrap().len(), n);
         let (s, v) = body(d.respond("Patient/joe-patient"));
         assert_eq!((s, v["id"].as_str()), (200, Some("joe-patient")));
         let (s, v) = body(d.respond("AllergyIntolerance/joe-allergy/_history"));
@@ -411,6 +485,16 @@ mod tests {
         let (_, v) = body(d.respond("Patient?family=whitfield&birthdate=1963-04-13&_count=11"));
         assert_eq!(v["total"], 0);
         assert_eq!(d.respond("Observation/nope").0, 404);
+        let booked = json!({"resourceType": "Appointment", "id": "b1", "status": "proposed"});
+        let (_, v) = body(d.respond_with("Patient/joe-patient/$everything", &[booked.clone()]));
+        assert_eq!(v["entry"].as_array().unwrap().len(), n + 1);
+        assert_eq!(v["total"], n + 1);
+        let (_, v) = body(d.respond_with("Appointment?patient=joe-patient", &[booked]));
+        assert!(v["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["resource"]["id"] == "b1"));
         assert_eq!(d.respond("Patient/nobody/$everything").0, 404);
     }
 }

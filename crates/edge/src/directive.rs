@@ -7,9 +7,11 @@
 //!   (optionally narrowed to profiles, a scope and a period);
 //! * **opt-out**: a deny of a scope (the whole record, a segment or tier,
 //!   a content line, an exclusion category or one entry), optionally for
-//!   some actors only. The patient or an authorised proxy should record
-//!   it; for now a practitioner records it on the patient's behalf, and
-//!   the Consent names who recorded it.
+//!   some actors only, recorded by the patient, an authorised proxy, or a
+//!   practitioner on the patient's behalf; the Consent names who recorded
+//!   it;
+//! * **a patient's sharing choice** ([`choice`]): a permit or deny the
+//!   patient makes for whom they choose.
 //!
 //! Every directive is checked by core before it is stored, and the FHIR
 //! resource built for it is read back by core and must give the same
@@ -84,6 +86,30 @@ pub fn permit(
             profiles: req.profiles,
             users: Vec::new(),
         },
+        scope: req.scope,
+    };
+    finish(directive, patient, recorder, policy)
+}
+
+/// A sharing choice made by the patient (or a proxy permitted to manage
+/// sharing): a permit or a deny of a scope for the actors named (none
+/// named: everyone). Body as [`OptOutRequest`].
+pub fn choice(
+    body: &[u8],
+    kind: DirectiveKind,
+    patient: &str,
+    recorder: &Viewer,
+    id: &str,
+    now: &str,
+    policy: &Policy,
+) -> Result<Recorded, Refusal> {
+    let req: OptOutRequest = parse(body)?;
+    let directive = ConsentDirective {
+        id: id.to_owned(),
+        kind,
+        recorded: now.to_owned(),
+        period: req.period,
+        actors: req.actors,
         scope: req.scope,
     };
     finish(directive, patient, recorder, policy)

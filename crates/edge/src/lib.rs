@@ -20,6 +20,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod access;
 pub mod audit;
 pub mod booking;
 pub mod breakglass;

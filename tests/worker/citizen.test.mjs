@@ -1,0 +1,303 @@
+// The patient and carer side of the edge, end to end: the built worker in
+// workerd (Miniflare) with the demo on (demo origin, demo sign-in, local
+// D1). People read their own record; carers act within their grant;
+// sharing choices, plans, bookings, access logs and reminders go through
+// the edge and are audited. Expected records come from the nodejs build
+// of the same core.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { engine, ids, root, startWorker } from "./lib.mjs";
+
+const BASE = "http://tiergate.test";
+const JOE = "joe-patient";
+let mf;
+let core;
+let users;
+const tokens = {};
+const requestIds = [];
+
+async function call(path, { tok, headers = {}, method = "GET", body } = {}) {
+  const res = await mf.dispatchFetch(`${BASE}${path}`, {
+    method,
+    headers: {
+      ...(tok ? { authorization: `Bearer ${tok}` } : {}),
+      ...(body ? { "content-type": "application/json" } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  requestIds.push(res.headers.get("x-request-id"));
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+async function signIn(key) {
+  const r = await call("/demo/token", { method: "POST", body: { user: key } });
+  assert.equal(r.status, 200, r.text);
+  tokens[key] = r.json().token;
+  return tokens[key];
+}
+
+const demoRecord = (file) => readFileSync(join(root, "crates", "cli", "demo", file), "utf8");
+const citizen = (key) => JSON.parse(readFileSync(join(root, "crates", "edge", "demo", "citizens", `${key}.json`), "utf8"));
+const practitioner = (key) => {
+  const v = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${key}.json`), "utf8"));
+  delete v.break_glass;
+  return v;
+};
+
+async function consentOf(patient) {
+  const r = await call(`/consent/Patient/${patient}`, { tok: tokens["gp-1b"] });
+  assert.equal(r.status, 200, r.text);
+  return r.json().entry.map((e) => e.resource);
+}
+
+/** What core releases to `viewer` from `record` with the stored consent. */
+async function expected(record, viewer, patient = JOE) {
+  const out = core.redact(record, viewer, await consentOf(patient), new Date(), null);
+  return JSON.parse(out.body);
+}
+
+const types = (body) => new Set(ids(body).map((r) => r.split("/")[0]));
+
+before(async () => {
+  core = engine();
+  mf = await startWorker({ bindings: { DEMO: "on", JWT_AUDIENCE: "tiergate" } });
+  const r = await call("/demo/users");
+  users = r.json();
+  for (const key of ["joe", "anne", "susan", "gp-1b", "aed-doctor-6"]) await signIn(key);
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+test("the demo lists people who sign in as themselves", () => {
+  const keys = users.citizens.map((c) => c.key).sort();
+  assert.deepEqual(keys, ["anne", "joe", "susan"]);
+  assert.equal(users.citizens.find((c) => c.key === "joe").patient, JOE);
+});
+
+test("/me says who the person is and whom they act for", async () => {
+  const joe = (await call("/me", { tok: tokens.joe })).json();
+  assert.equal(joe.own_record, true);
+  assert.equal(joe.patient, JOE);
+  assert.deepEqual(joe.acting_for, []);
+  const anne = (await call("/me", { tok: tokens.anne })).json();
+  assert.equal(anne.patient, null);
+  assert.deepEqual(anne.acting_for.map((a) => [a.patient, a.scopes]), [[JOE, ["appointments", "booking"]]]);
+  assert.ok(anne.proxy_scopes.some((s) => s.id === "booking" && s.permits.includes("book")));
+  const gp = (await call("/me", { tok: tokens["gp-1b"] })).json();
+  assert.equal(gp.own_record, false);
+  assert.equal((await call("/me")).status, 401);
+});
+
+test("a person sees their own record exactly as core releases it to them", async () => {
+  const r = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe });
+  assert.equal(r.status, 200, r.text);
+  const want = await expected(demoRecord("joe.json"), { ...citizen("joe") });
+  assert.deepEqual(r.json(), want);
+  // Their own record includes what professionals' exclusions hide, but not
+  // what a clinician marked as not for online viewing.
+  const gp = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["gp-1b"] });
+  const mine = new Set(ids(r.text));
+  const all = ids(demoRecord("joe.json"));
+  const notOnline = JSON.parse(demoRecord("joe.json"))
+    .entry.map((e) => e.resource)
+    .filter((res) => (res.meta?.security ?? []).some((s) => /online/.test(s.system ?? "") || /online/.test(s.code ?? "")))
+    .map((res) => `${res.resourceType}/${res.id}`);
+  assert.ok(notOnline.length > 0, "the demo marks an entry as not for online viewing");
+  for (const ref of notOnline) assert.ok(!mine.has(ref), `${ref} is not for online viewing`);
+  assert.ok(mine.size > new Set(ids(gp.text)).size - 1, "the person sees at least what their GP sees");
+  assert.ok(all.length > mine.size);
+});
+
+test("anyone else's record answers as if it did not exist", async () => {
+  const r = await call("/fhir/Patient/susan-patient/$everything", { tok: tokens.joe });
+  assert.equal(r.status, 404);
+  assert.ok(!r.text.includes("Carney"));
+  const none = await call("/fhir/Patient/nobody-patient/$everything", { tok: tokens.joe });
+  assert.equal(none.status, 404);
+  assert.equal(r.text, none.text);
+});
+
+test("people cannot search for patients or break glass", async () => {
+  const find = await call("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", { tok: tokens.joe });
+  assert.equal(find.status, 403);
+  const bg = await call(`/fhir/Patient/${JOE}/$everything`, {
+    tok: tokens.joe,
+    headers: { "x-tiergate-break-glass": "unconscious", "x-tiergate-break-glass-detail": "x" },
+  });
+  assert.equal(bg.status, 403);
+});
+
+test("a carer sees only what their grant covers", async () => {
+  const r = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.anne });
+  assert.equal(r.status, 200, r.text);
+  const anne = { ...citizen("anne"), patient: JOE, proxy_scopes: ["appointments", "booking"] };
+  assert.deepEqual(r.json(), await expected(demoRecord("joe.json"), anne));
+  const seen = types(r.text);
+  assert.ok(seen.has("Appointment"), "appointments are covered");
+  for (const t of ["Condition", "Observation", "MedicationStatement", "AllergyIntolerance", "DocumentReference"]) {
+    assert.ok(!seen.has(t), `${t} is not covered by appointments/booking`);
+  }
+  // No grant for Susan: as if she did not exist.
+  assert.equal((await call("/fhir/Patient/susan-patient/$everything", { tok: tokens.anne })).status, 404);
+});
+
+test("booking: a carer with booking books for the patient; the request is rebuilt, audited and stored", async () => {
+  const start = new Date(Date.now() + 9 * 86400_000);
+  start.setUTCHours(9, 30, 0, 0);
+  const end = new Date(start.getTime() + 15 * 60_000);
+  const appointment = {
+    resourceType: "Appointment",
+    status: "booked",
+    start: start.toISOString().replace(".000", ""),
+    end: end.toISOString().replace(".000", ""),
+    serviceType: [{ text: "Blood pressure review" }],
+    extension: [{ url: "https://evil.example", valueString: "x" }],
+    participant: [{ actor: { reference: `Patient/${JOE}` } }],
+  };
+  const r = await call("/fhir/Appointment", { tok: tokens.anne, method: "POST", body: appointment });
+  assert.equal(r.status, 201, r.text);
+  const booked = r.json();
+  assert.equal(booked.status, "proposed");
+  assert.equal(booked.extension, undefined);
+  const after = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe });
+  assert.ok(ids(after.text).includes(`Appointment/${booked.id}`), "the demo origin stored the booking");
+  // Joe's GP sees the request too (appointments are Summary tier 2).
+  const gp = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["gp-1b"] });
+  assert.ok(ids(gp.text).includes(`Appointment/${booked.id}`));
+  // Not for someone she has no grant for; never for a professional through the edge.
+  const susan = { ...appointment, participant: [{ actor: { reference: "Patient/susan-patient" } }] };
+  assert.equal((await call("/fhir/Appointment", { tok: tokens.anne, method: "POST", body: susan })).status, 404);
+  assert.equal((await call("/fhir/Appointment", { tok: tokens["gp-1b"], method: "POST", body: appointment })).status, 405);
+  assert.equal((await call("/fhir/Appointment", { tok: tokens.anne, method: "POST", body: { ...appointment, start: "2020-01-01T09:00:00Z" } })).status, 400);
+});
+
+test("grants: the patient gives, lists and revokes access; a revoked carer sees nothing", async () => {
+  const expires = new Date(Date.now() + 30 * 86400_000).toISOString().slice(0, 10);
+  const give = await call(`/proxy/Patient/${JOE}`, {
+    tok: tokens.joe,
+    method: "POST",
+    body: { grantee: users.citizens.find((c) => c.key === "susan").user_id, grantee_name: "Susan (neighbour)", scopes: ["access-log", "record"], expires },
+  });
+  assert.equal(give.status, 201, give.text);
+  const grant = give.json();
+  const list = (await call(`/proxy/Patient/${JOE}`, { tok: tokens.joe })).json();
+  assert.ok(list.grants.some((g) => g.id === grant.id && g.in_force));
+  // Only the person manages grants.
+  assert.equal((await call(`/proxy/Patient/${JOE}`, { tok: tokens.anne })).status, 403);
+  assert.equal((await call(`/proxy/Patient/${JOE}`, { tok: tokens["gp-1b"] })).status, 403);
+  // Susan now reads Joe's record as Joe would, and his access log.
+  const asSusan = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.susan });
+  assert.equal(asSusan.status, 200);
+  assert.equal((await call(`/access/Patient/${JOE}`, { tok: tokens.susan })).status, 200);
+  assert.equal((await call(`/access/Patient/${JOE}`, { tok: tokens.anne })).status, 403, "Anne's grant does not cover the access log");
+  const revoke = await call(`/proxy/Patient/${JOE}/${grant.id}`, { tok: tokens.joe, method: "DELETE" });
+  assert.equal(revoke.status, 200, revoke.text);
+  assert.equal((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.susan })).status, 404);
+  // Bad grants are refused.
+  const bad = await call(`/proxy/Patient/${JOE}`, {
+    tok: tokens.joe,
+    method: "POST",
+    body: { grantee: "x", grantee_name: "X", scopes: ["everything"], expires },
+  });
+  assert.equal(bad.status, 400);
+});
+
+test("an opt-out made by the patient is enforced for professionals at the edge", async () => {
+  const before = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] });
+  assert.equal(before.status, 200);
+  // Anne's grant does not permit managing sharing.
+  const denied = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.anne, method: "POST", body: { scope: { segment: "diagnostics" } } });
+  assert.equal(denied.status, 403);
+  const r = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { segment: "diagnostics" } } });
+  assert.equal(r.status, 201, r.text);
+  const afterOptOut = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] });
+  const record = JSON.parse(demoRecord("joe.json"));
+  const withWrites = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe });
+  // The expected view, from core, over the record as the origin now holds it.
+  const writes = withWrites.json().entry.map((e) => e.resource).filter((res) => !record.entry.some((e) => e.resource.id === res.id));
+  const now = { ...record, entry: [...record.entry, ...writes.map((w) => ({ resource: w, search: { mode: "match" } }))], total: record.entry.length + writes.length };
+  assert.deepEqual(afterOptOut.json(), await expected(JSON.stringify(now), practitioner("aed-doctor-6")));
+  assert.ok(ids(afterOptOut.text).length < ids(before.text).length, "the opt-out withheld entries");
+  // The person's own view is unchanged by their opt-out.
+  assert.equal((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe })).status, 200);
+});
+
+test("the person's plan is theirs to write and professionals see it in Summary tier 3", async () => {
+  const fields = {
+    preferred_name: "Joe",
+    emergency_wishes: "Please call my daughter Anne first.",
+    preferences: ["A female doctor where possible"],
+    goals: [{ text: "Walk to the park twice a week", set_with: "health trainer" }],
+  };
+  const r = await call(`/plan/Patient/${JOE}`, { tok: tokens.joe, method: "PUT", body: fields });
+  assert.equal(r.status, 200, r.text);
+  const plan = r.json();
+  assert.equal(plan.resourceType, "CarePlan");
+  const back = JSON.parse(core.planFromCarePlan(JSON.stringify(plan)));
+  assert.equal(back.preferred_name, "Joe");
+  const gp = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["gp-1b"] });
+  const seen = gp.json().entry.map((e) => e.resource).find((res) => res.id === plan.id);
+  assert.ok(seen, "the GP (Summary tier 3) sees the plan");
+  assert.deepEqual(JSON.parse(core.planFromCarePlan(JSON.stringify(seen))), back);
+  assert.equal((await call(`/plan/Patient/${JOE}`, { tok: tokens.anne, method: "PUT", body: fields })).status, 403);
+  assert.equal((await call(`/plan/Patient/${JOE}`, { tok: tokens.joe, method: "PUT", body: { preferred_name: "x".repeat(5000) } })).status, 400);
+});
+
+test("who has looked at my record: professionals, roles, organisations, break glass", async () => {
+  const bg = await call(`/fhir/Patient/${JOE}/$everything`, {
+    tok: tokens["aed-doctor-6"],
+    headers: { "x-tiergate-break-glass": "unconscious", "x-tiergate-break-glass-detail": "arrived unconscious" },
+  });
+  assert.equal(bg.status, 200);
+  const r = await call(`/access/Patient/${JOE}`, { tok: tokens.joe });
+  assert.equal(r.status, 200, r.text);
+  const { entries } = r.json();
+  const aed = practitioner("aed-doctor-6");
+  const glass = entries.find((e) => e.user_id === aed.user_id && e.break_glass);
+  assert.ok(glass, "the break-glass access is listed");
+  assert.equal(glass.organisation, aed.organisation);
+  assert.equal(glass.what, "Looked at your record");
+  assert.match(glass.break_glass_reason, /unconscious/i);
+  assert.ok(!JSON.stringify(entries).includes("arrived unconscious"), "the professional's free text is not shown");
+  assert.ok(entries.some((e) => e.user_id === practitioner("gp-1b").user_id && !e.break_glass));
+  assert.ok(entries.some((e) => e.as_proxy && e.action === "book"), "Anne's booking shows as a proxy action");
+  assert.equal((await call("/access/Patient/susan-patient", { tok: tokens.joe })).status, 404);
+});
+
+test("reminders go to the person and their carers, each within their own view", async () => {
+  const r = await call(`/reminders/Patient/${JOE}/send`, { tok: tokens.joe, method: "POST" });
+  assert.equal(r.status, 200, r.text);
+  const sent = r.json().sent;
+  assert.ok(sent.some((s) => s.role === "patient" && s.reminders > 0));
+  assert.ok(sent.some((s) => s.role === "carer"), "Anne is nominated through her grant");
+  const outbox = (await call("/demo/outbox")).json().messages;
+  const toAnne = outbox.filter((m) => m.recipient === citizen("anne").user_id);
+  const toJoe = outbox.filter((m) => m.recipient === citizen("joe").user_id);
+  assert.ok(toAnne.length > 0 && toJoe.length > 0);
+  // Anne's view has no care plans? It covers appointments: every reminder she
+  // gets comes from an entry her own view of the record contains.
+  const anneView = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.anne });
+  const anneRefs = new Set(ids(anneView.text));
+  for (const rem of toAnne[0].message.reminders) {
+    assert.ok(anneRefs.has(rem.source), `${rem.source} is in Anne's view`);
+  }
+  assert.equal((await call(`/reminders/Patient/${JOE}/send`, { tok: tokens.anne, method: "POST" })).status, 403);
+});
+
+test("every request was audited, proxies as themselves on behalf of the patient", async () => {
+  const db = await mf.getD1Database("DB");
+  const rows = (await db.prepare("SELECT id, action, user_id, event FROM audit_events").all()).results;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const id of requestIds) assert.ok(byId.has(id), `request ${id} has an audit row`);
+  const booking = rows.find((r) => r.action === "book");
+  assert.equal(booking.user_id, citizen("anne").user_id);
+  assert.match(booking.event, /on-behalf-of/);
+  for (const r of rows) assert.ok(!r.event.includes("Blood pressure review"), "no record content in audit");
+});
