@@ -2,7 +2,7 @@
 // patient, open the shared record. Views are chosen by the URL hash
 // (#/ search, #/patient/{id} record) so the browser's back button works.
 import { ApiError, demoSignIn, demoUsers, findPatients, session } from "../shared/api.js";
-import { focusHeading, h, replace } from "../shared/dom.js";
+import { focusHeading, h, inPageLinks, replace } from "../shared/dom.js";
 import { nhsNumberOf, personName } from "../shared/fhir.js";
 import { formatDate, formatNhsNumber, isValidNhsNumber, parseNhsNumber } from "../shared/format.js";
 import { profileName } from "../shared/labels.js";
@@ -10,6 +10,12 @@ import { errorText, showRecord, statusBox } from "./record.js";
 
 const view = document.getElementById("view");
 const account = document.getElementById("account");
+/** Focus moves to each new view's heading, but not on first load (the skip link comes first). */
+let firstView = true;
+function focusView(el) {
+  if (firstView) firstView = false;
+  else focusHeading(el);
+}
 /** Patients seen in search results this session (for the banner while the record loads). */
 const known = new Map();
 
@@ -87,7 +93,7 @@ async function signInView({ notice } = {}) {
   const button = h("button", { type: "submit", class: "button primary", id: "sign-in" }, "Sign in");
   form.append(button, msg);
   replace(view, heading, notice ? h("p", { class: "notice notice-info", role: "status" }, notice) : null, form);
-  focusHeading(heading);
+  focusView(heading);
 }
 
 function resultItem(p) {
@@ -186,7 +192,7 @@ function searchView() {
   );
   const demo = h("section", { class: "demo-patients", "aria-labelledby": "demo-patients-title", hidden: true });
   replace(view, heading, h("div", { class: "search-forms" }, byNhs, byName), results, demo);
-  focusHeading(heading);
+  focusView(heading);
   // In demo mode, the demo patients' NHS numbers, to search with.
   demoUsers().then(
     (r) => {
@@ -232,7 +238,9 @@ async function recordView(patientId) {
   const back = h("p", { class: "back" }, h("a", { href: "#/" }, "Back to patient search"));
   const holder = h("div", { id: "record", "aria-live": "off" });
   replace(view, back, holder);
-  await showRecord(holder, { patientId, known: known.get(patientId) ?? null, onAuthLost: authLost });
+  const focus = !firstView;
+  firstView = false;
+  await showRecord(holder, { patientId, known: known.get(patientId) ?? null, onAuthLost: authLost, focus });
   const name = holder.querySelector(".patient-name")?.textContent;
   if (name) setTitle(name);
 }
@@ -245,5 +253,9 @@ function route(opts = {}) {
   return searchView();
 }
 
-window.addEventListener("hashchange", () => route());
+// The hash holds the view: in-page links move focus without touching it.
+inPageLinks();
+window.addEventListener("hashchange", () => {
+  if (location.hash === "" || location.hash.startsWith("#/")) route();
+});
 route();

@@ -138,7 +138,7 @@ function breakGlassForm({ engine, onBreakGlass }) {
   select.addEventListener("change", sync);
   breakGlassReasons().then(
     (reasons) => {
-      select.replaceChildren(h("option", { value: "" }, "Choose a reason"), reasons.map((r) => h("option", { value: r.code }, r.display)));
+      select.replaceChildren(h("option", { value: "" }, "Choose a reason"), ...reasons.map((r) => h("option", { value: r.code }, r.display)));
       select.disabled = false;
       const minutes = reasons.length ? breakGlassMinutes(engine, reasons[0].code) : null;
       if (minutes) {

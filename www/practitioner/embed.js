@@ -11,7 +11,7 @@
 // patient context); until that is configured such a launch is refused
 // with a message. In demo mode `user=KEY` signs in as a demo user.
 import { ApiError, demoSignIn, demoUsers, findPatients, session } from "../shared/api.js";
-import { h, replace } from "../shared/dom.js";
+import { h, inPageLinks, replace } from "../shared/dom.js";
 import { parseNhsNumber } from "../shared/format.js";
 import { errorText, statusBox } from "./record.js";
 import "./tiergate-record.js";
@@ -65,4 +65,5 @@ async function launch() {
   replace(root, h("tiergate-shared-record", { patient: patientId }));
 }
 
+inPageLinks();
 launch();

@@ -51,8 +51,11 @@ export function errorText(e) {
  * search already returned (a Patient, shown in the banner until the record
  * loads). `onAuthLost` is called when the session is no longer valid.
  */
-export async function showRecord(root, { patientId, known = null, onAuthLost = () => {}, headingLevel = 1 } = {}) {
-  const load = async ({ focus = true } = {}) => {
+export async function showRecord(root, { patientId, known = null, onAuthLost = () => {}, headingLevel = 1, focus: focusFirst = true } = {}) {
+  let first = true;
+  const load = async () => {
+    const focus = first ? focusFirst : true;
+    first = false;
     replace(root, patientBanner(known, headingLevel), statusBox("loading", "Loading the shared record…"));
     const bg = activeBreakGlass(patientId);
     let engine;

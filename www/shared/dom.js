@@ -59,3 +59,20 @@ export function focusHeading(el) {
   if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
   el.focus({ preventScroll: false });
 }
+
+/**
+ * Same-page links (a skip link, a list of contents) scroll to and focus
+ * their target's heading without changing location.hash, for pages whose
+ * hash holds the view ("#/..." links are left alone).
+ */
+export function inPageLinks(doc = document) {
+  doc.addEventListener("click", (ev) => {
+    const a = ev.target instanceof Element ? ev.target.closest('a[href^="#"]:not([href^="#/"])') : null;
+    const target = a ? doc.getElementById(a.getAttribute("href").slice(1)) : null;
+    if (!target) return;
+    ev.preventDefault();
+    const heading = target.matches("main") ? target : (target.querySelector("h1, h2, h3") ?? target);
+    heading.scrollIntoView({ block: "start" });
+    focusHeading(heading);
+  });
+}
