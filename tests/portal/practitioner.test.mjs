@@ -270,6 +270,8 @@ test("keyboard only: skip link, search, open a record, focus on the patient", { 
     // A fresh load: the first Tab reaches the skip link.
     await page.reload();
     await page.waitForSelector("#search-nhs");
+    await page.waitForSelector(".demo-patients:not([hidden])");
+    assert.deepEqual(await axeViolations(page), [], "search page");
     await page.keyboard.press("Tab");
     assert.equal(await page.evaluate(() => document.activeElement?.className), "skip-link");
     await page.keyboard.press("Enter");
@@ -304,6 +306,7 @@ test("errors are shown with a retry, and sign out clears the session", { timeout
     assert.deepEqual(await axeViolations(page), []);
     await page.click("#sign-out");
     await page.waitForSelector("#demo-user");
+    assert.deepEqual(await axeViolations(page), [], "sign-in page");
     assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("tiergate."))), []);
     // A stale or forged token ends the session instead of spinning.
     await page.evaluate(() => sessionStorage.setItem("tiergate.session", JSON.stringify({ token: "x.y.z", user: { name: "x" }, expires: Date.now() + 60_000 })));
