@@ -191,6 +191,24 @@ const SCENARIOS: &[Scenario] = &[
             look!("gp-1b", "Susan's GP."),
         ],
     },
+    Scenario {
+        number: 8,
+        title: "Lily: a parent in the patient portal",
+        section: "6.7, issue 7",
+        story: "Lily, 7, has asthma. Her mother Grace holds proxy access in the patient portal: for \
+                appointments and booking, she sees Lily's booked immunisations, asthma review and action \
+                plan (for reminders) and nothing else; with the whole-record grant she sees what Lily \
+                would. Lily's practice and the health visiting service share under her consent.",
+        file: "lily.json",
+        record: demo_file!("lily.json"),
+        consent: demo_file!("consents/lily.json"),
+        looks: &[
+            look!("parent-proxy-lily", "Proxy grant `appointments` + `booking`: appointments and care plans only."),
+            look!("patient-lily-record", "Proxy grant `record`: everything Lily's own view shows."),
+            look!("district-nurse-7", "Community health services: consented for the summary and the coded record."),
+            look!("admin-clerk-5", "A hospital clerk with no consent: nothing."),
+        ],
+    },
 ];
 
 /// How long before the decision time the demo's break glass began.
@@ -581,6 +599,9 @@ fn reason_label(code: &str) -> (u8, &'static str) {
         "not_referenced" => (6, "supporting, not referred to"),
         "about_withheld" => (7, "provenance of withheld entries"),
         "malformed_entry" => (8, "malformed"),
+        "not_own_record" => (0, "not their own record"),
+        "proxy_scope" => (2, "outside the proxy grant"),
+        "not_for_online" => (3, "not for online viewing"),
         _ => (9, "other"),
     }
 }

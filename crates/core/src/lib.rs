@@ -80,6 +80,7 @@ pub mod leaflets;
 pub mod plan;
 mod policy;
 mod redact;
+pub mod reminders;
 mod segment;
 pub mod terms;
 mod viewer;

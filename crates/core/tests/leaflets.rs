@@ -66,6 +66,8 @@ fn every_demo_patient_gets_a_leaflet() {
         ),
         ("neighbourhood.json", "ronald-patient", "leg-ulcer-care"),
         ("susan.json", "susan-patient", "bipolar-disorder"),
+        ("lily.json", "lily-patient", "asthma-children"),
+        ("lily.json", "lily-patient", "childhood-immunisations"),
     ] {
         let record = received(file, &patient(id));
         let hits: Vec<&str> = leaflets

@@ -229,8 +229,9 @@ fn scenario_1_joe_discharge_team_sees_care_plans_and_who_is_involved() {
             "org-r9d",
             "org-la901",
         ],
-        // The person-centred plan Joe keeps in the portal: Summary tier 3.
-        &["pcp-joe-patient"],
+        // The person-centred plan Joe keeps in the portal and his self-care
+        // plan (weekly blood pressure): Summary tier 3 care plans.
+        &["pcp-joe-patient", "joe-self-care"],
     ]);
     assert_sees(&r, &expected);
     assert_eq!(allowed_by(&r, "joe-careplan").as_deref(), Some("summary-3"));
@@ -263,7 +264,7 @@ fn scenario_1_joe_discharge_team_sees_care_plans_and_who_is_involved() {
             "org-r9d",
             "org-la901",
         ],
-        &["pcp-joe-patient"],
+        &["pcp-joe-patient", "joe-self-care"],
     ]);
     assert_sees(&r, &expected);
     assert_eq!(allowed_by(&r, "joe-edd").as_deref(), Some("hospitals-1"));
@@ -955,7 +956,7 @@ fn scenario_7_team_leader_sees_who_is_involved_and_care_plans() {
         ],
         &["susan-gp", "org-n99005", "org-r9b", "org-r9c", "org-la902"],
         // Susan's person-centred plan (a female doctor, her goals): Summary tier 3.
-        &["pcp-susan-patient"],
+        &["pcp-susan-patient", "susan-lithium-monitoring"],
     ]);
     assert_sees(&r, &expected);
     assert_eq!(
@@ -1004,7 +1005,7 @@ fn scenario_7_cpn_and_gp_respond_together() {
             "org-r9p",
             "org-la902",
         ],
-        &["pcp-susan-patient"],
+        &["pcp-susan-patient", "susan-lithium-monitoring"],
     ]);
     assert_sees(&r, &expected);
 
@@ -1035,7 +1036,7 @@ fn scenario_7_cpn_and_gp_respond_together() {
             "org-r9p",
             "org-la902",
         ],
-        &["pcp-susan-patient"],
+        &["pcp-susan-patient", "susan-lithium-monitoring"],
     ]);
     assert_sees(&r, &expected);
     assert_eq!(
