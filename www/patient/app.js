@@ -14,6 +14,8 @@ import { authLost, current, errorText, forgetMe, me, scopeNames, session, standi
 const view = document.getElementById("view");
 const account = document.getElementById("account");
 const sections = document.getElementById("sections");
+/** The first view of a page load keeps focus at the top (where the skip link is). */
+let initial = true;
 
 /** Every section: hash, link text, what it needs (a permit, or the person themself). */
 const SECTIONS = [
@@ -135,7 +137,7 @@ async function signInView({ notice } = {}) {
   );
   replace(view, heading, note, form);
   view.dataset.state = "ready";
-  focusHeading(heading);
+  if (!initial || notice) focusHeading(heading);
 }
 
 /** Whose record: the person's own and everyone who gave them access. */
@@ -216,4 +218,6 @@ async function route({ notice } = {}) {
 }
 
 window.addEventListener("hashchange", () => route());
-route();
+route().finally(() => {
+  initial = false;
+});

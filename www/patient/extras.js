@@ -60,18 +60,33 @@ export async function leafletsView(root, { who, patient, standing, onAuthLost, c
   focusHeading(heading);
 }
 
-/** One reminder, whatever fields the engine gives: a title, when, and detail. */
+const FREQ = { DAILY: "Every day", WEEKLY: "Every week", MONTHLY: "Every month", YEARLY: "Every year" };
+
+/** "Every week", "Every 2 weeks" from an RFC 5545 rule; "" when it cannot be read. */
+export function repeatText(rrule) {
+  if (typeof rrule !== "string") return "";
+  const parts = Object.fromEntries(rrule.split(";").map((p) => p.split("=")));
+  const base = FREQ[parts.FREQ];
+  if (!base) return "Repeats";
+  const n = Number(parts.INTERVAL ?? 1);
+  if (n > 1) return `Every ${n} ${base.replace("Every ", "").replace("day", "days").replace("week", "weeks").replace("month", "months").replace("year", "years")}`;
+  return base;
+}
+
+const whenText = (v) => (typeof v === "string" && v.includes("T") ? formatDateTime(v) : formatDate(String(v ?? "")));
+
+/** One reminder from the engine: {uid, kind, summary, description?, location?, start, end?, rrule?, next, ...}. */
 function reminderItem(r) {
-  const title = r.title ?? r.summary ?? r.text ?? r.description ?? "Reminder";
-  const when = r.start ?? r.due ?? r.date ?? r.when ?? r.next;
-  const detail = [r.detail, r.location, r.repeat ?? r.recurrence, r.source_text].filter((x) => typeof x === "string" && x && x !== title);
+  const title = r.summary ?? r.title ?? "Reminder";
+  const when = r.next ?? r.start;
+  const repeat = repeatText(r.rrule);
   return h(
     "li",
-    { class: "entry reminder", "data-reminder": r.id ?? r.uid ?? title, "data-kind": r.kind ?? "" },
+    { class: "entry reminder", "data-reminder": r.uid ?? title, "data-kind": r.kind ?? "" },
     h("h2", { class: "entry-title" }, title),
-    when ? h("p", { class: "entry-date" }, typeof when === "string" && when.includes("T") ? formatDateTime(when) : formatDate(String(when))) : null,
-    r.kind ? h("p", { class: "hint" }, r.kind === "appointment" ? "Appointment" : r.kind === "task" ? "Something to do" : String(r.kind)) : null,
-    detail.map((d) => h("p", {}, d)),
+    h("p", { class: "entry-meta" }, when ? h("span", { class: "entry-date" }, r.rrule ? `Next: ${whenText(when)}` : whenText(when)) : null, h("span", {}, r.kind === "appointment" ? "Appointment" : "Something to do"), repeat ? h("span", {}, repeat) : null),
+    r.location ? h("p", {}, `Where: ${r.location}`) : null,
+    r.description && r.description !== title ? h("p", { class: "note" }, r.description) : null,
   );
 }
 
@@ -177,7 +192,7 @@ export async function outboxView(root, { onAuthLost }) {
           h("h2", { class: "entry-title" }, `To ${to.name ?? m.recipient ?? "someone"} (${to.role === "carer" ? "carer" : "patient"})`),
           h("p", { class: "entry-meta" }, h("span", {}, formatDateTime(m.recorded)), h("span", {}, `by ${m.channel}`)),
           m.message?.subject ? h("p", {}, h("strong", {}, m.message.subject)) : null,
-          rems.length ? h("ul", {}, rems.map((r) => h("li", {}, r.title ?? r.summary ?? r.text ?? "Reminder", r.start || r.due ? `: ${formatDateTime(r.start ?? r.due)}` : ""))) : null,
+          rems.length ? h("ul", {}, rems.map((r) => h("li", {}, r.summary ?? r.title ?? "Reminder", r.next || r.start ? `: ${whenText(r.next ?? r.start)}` : ""))) : null,
         );
       }),
     ),

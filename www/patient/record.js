@@ -185,7 +185,7 @@ function planSection(engine, bundle, patient, own, reload, onAuthLost) {
   const { fields, found, unavailable, unreadable } = planFields(engine, bundle);
   const box = h("section", { class: "card plan", id: "plan", "aria-labelledby": "plan-title" }, h("h2", { id: "plan-title" }, own ? "My plan: what matters to me" : "Their plan: what matters to them"));
   if (!found) box.append(statusBox("empty", own ? "You have not written a plan yet." : "There is no plan that you can see."));
-  else if (unavailable) box.append(statusBox("error", "The plan cannot be shown in this version of the service."));
+  else if (unavailable) box.append(statusBox("empty", "Your plan is on record, but this version of the service cannot show it yet."));
   else if (unreadable) box.append(statusBox("error", "The plan could not be read."));
   else box.append(planDisplay(fields));
   if (own) {
