@@ -53,7 +53,7 @@ pub struct Content {
 }
 
 /// A part of the record a patient may grant to a proxy, compiled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProxyScope {
     pub id: String,
     pub display: String,
@@ -62,6 +62,7 @@ pub struct ProxyScope {
     /// Actions the scope permits.
     pub permits: Vec<String>,
     /// Indices of the content lines.
+    #[serde(skip)]
     pub(crate) content_ix: Vec<usize>,
 }
 

@@ -17,7 +17,8 @@
 //!   classifications come back as plain JS values (serde-wasm-bindgen);
 //! * every failure is a JS `Error` whose `name` is the core error type
 //!   (`PolicyError`, `ViewerError`, `ConsentError`, `BreakGlassError`,
-//!   `RedactError`), whose `message` names the JSON path and never quotes
+//!   `RedactError`, `PlanError`, `LeafletError`), whose `message` names the
+//!   JSON path and never quotes
 //!   record content, and whose `path` property holds the JSON pointer when
 //!   there is one. A `PolicyError` also carries every `problems` entry.
 //!
@@ -32,6 +33,9 @@
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use serde::Serialize;
+use tiergate_core::leaflets::{LeafletError, Leaflets};
+use tiergate_core::plan::{plan_from_careplan, plan_to_careplan, PlanError, PlanFields};
+use tiergate_core::reminders::{reminders, to_ics};
 use tiergate_core::{
     BreakGlassError, Classification, ConsentError, ConsentSet, Decisions, Limits, Outcome, Policy,
     PolicyError, RedactError, Redacted, Request, Summary, Viewer, ViewerError,
@@ -130,6 +134,71 @@ export interface Problem {
   rule?: string;
   message: string;
 }
+
+/** A leaflet or video from the catalogue (`leaflets` returns `Leaflet[]` as JSON text). */
+export interface Leaflet {
+  id: string;
+  title: string;
+  kind: "leaflet" | "video";
+  summary: string;
+  for_whom: string;
+  codes: string[];
+  signs_to_look_out_for: string[];
+  who_to_contact: string[];
+}
+
+/** An upcoming appointment or repeating task (`reminders` returns `Reminder[]` as JSON text). */
+export interface Reminder {
+  uid: string;
+  kind: "appointment" | "task";
+  summary: string;
+  description?: string;
+  location?: string;
+  /** RFC 3339, UTC: the event, or the first of a series. */
+  start: string;
+  end?: string;
+  /** ISO 8601 duration when there is no `end`. */
+  duration?: string;
+  /** RFC 5545 recurrence rule of a repeating task. */
+  rrule?: string;
+  /** The next occurrence at or after `now`. */
+  next: string;
+  /** Alarm trigger before the start (`-P1D`, `-PT1H`). */
+  alarm: string;
+  /** `Appointment/id` or `CarePlan/id`. */
+  source: string;
+}
+
+export interface PlanGoal {
+  text: string;
+  set_with?: string;
+  /** `YYYY-MM-DD`. */
+  due?: string;
+}
+
+/** The person-centred plan (`planFromCarePlan` returns it as JSON text). */
+export interface PlanFields {
+  preferred_name?: string;
+  emergency_wishes?: string;
+  preferences: string[];
+  goals: PlanGoal[];
+}
+
+/** A proxy scope a patient may grant (`proxyScopes` returns `ProxyScope[]` as JSON text). */
+export interface ProxyScope {
+  id: string;
+  display: string;
+  content: string[];
+  permits: string[];
+}
+
+/** A content line of tables 1-4 (`contentLines` returns `ContentLine[]` as JSON text). */
+export interface ContentLine {
+  id: string;
+  segment: string;
+  tier: number;
+  label: string;
+}
 "#;
 
 /// A compiled policy, ready to decide and redact. Build one per page,
@@ -138,6 +207,8 @@ export interface Problem {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
+    /// The leaflet catalogue, compiled on first use.
+    leaflets: std::cell::OnceCell<Leaflets>,
 }
 
 #[wasm_bindgen]
@@ -154,7 +225,10 @@ impl Engine {
             Some(p) => Policy::from_json(&json_input(&p, "policy", true)?),
         }
         .map_err(|e| policy_error(&e))?;
-        Ok(Engine { policy })
+        Ok(Engine {
+            policy,
+            leaflets: std::cell::OnceCell::new(),
+        })
     }
 
     /// The content hash (`sha256:` + hex) of the policy document; every
@@ -243,6 +317,144 @@ impl Engine {
         let value = parse_json(&json_input(&document, "document", false)?)?;
         to_js(&self.classify_value(&value, setting.as_deref())?)
     }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// The catalogue's leaflets and videos that match codes in `record`, as
+    /// JSON text (`Leaflet[]`). Pass the record the viewer received (the
+    /// redacted body), never the origin's.
+    pub fn leaflets(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] record: JsValue,
+    ) -> Result<String, JsValue> {
+        let value = parse_json(&json_input(&record, "record", false)?)?;
+        let leaflets = match self.leaflets.get() {
+            Some(l) => l,
+            None => {
+                let compiled = Leaflets::default_catalogue().map_err(|e| leaflet_error(&e))?;
+                self.leaflets.get_or_init(|| compiled)
+            }
+        };
+        json_text(&leaflets.matching(&value))
+    }
+
+    /// Upcoming appointments and repeating care plan tasks in `record`,
+    /// soonest first, as JSON text (`Reminder[]`).
+    pub fn reminders(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Instant")] now: JsValue,
+    ) -> Result<String, JsValue> {
+        let value = parse_json(&json_input(&record, "record", false)?)?;
+        json_text(&reminders(&value, parse_now(&now)?))
+    }
+
+    /// The reminders of `record` as an iCalendar (RFC 5545) file.
+    pub fn ics(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Instant")] now: JsValue,
+        #[wasm_bindgen(js_name = calendarName)] calendar_name: String,
+    ) -> Result<String, JsValue> {
+        let value = parse_json(&json_input(&record, "record", false)?)?;
+        let now = parse_now(&now)?;
+        Ok(to_ics(&reminders(&value, now), now, &calendar_name))
+    }
+
+    /// The person-centred plan in a CarePlan, as JSON text (`PlanFields`).
+    /// Throws a `PlanError` naming the field for anything else.
+    #[wasm_bindgen(js_name = planFromCarePlan)]
+    pub fn plan_from_care_plan(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "JsonInput")] careplan: JsValue,
+    ) -> Result<String, JsValue> {
+        let value = parse_json(&json_input(&careplan, "careplan", true)?)?;
+        let fields = plan_from_careplan(&value).map_err(|e| plan_error(&e))?;
+        json_text(&fields)
+    }
+
+    /// The person-centred plan written as a FHIR CarePlan (JSON text) for
+    /// `patientId`, created at `recorded` (RFC 3339). Validates first.
+    #[wasm_bindgen(js_name = planToCarePlan)]
+    pub fn plan_to_care_plan(
+        &self,
+        #[wasm_bindgen(js_name = patientId)] patient_id: String,
+        #[wasm_bindgen(unchecked_param_type = "JsonInput")] fields: JsValue,
+        recorded: String,
+    ) -> Result<String, JsValue> {
+        let fields = PlanFields::from_json(&json_input(&fields, "fields", true)?)
+            .map_err(|e| plan_error(&e))?;
+        let careplan =
+            plan_to_careplan(&patient_id, &fields, &recorded).map_err(|e| plan_error(&e))?;
+        json_text(&careplan)
+    }
+
+    /// The policy's proxy scopes, as JSON text (`ProxyScope[]`).
+    #[wasm_bindgen(js_name = proxyScopes)]
+    pub fn proxy_scopes(&self) -> Result<String, JsValue> {
+        json_text(self.policy.proxy_scopes())
+    }
+
+    /// Whether any of the granted scopes permits `action` (`book`,
+    /// `manage-sharing`, `view-access-log`); unknown scopes permit nothing.
+    #[wasm_bindgen(js_name = scopePermits)]
+    pub fn scope_permits(&self, scopes: Vec<String>, action: String) -> bool {
+        self.policy.scope_permits(&scopes, &action)
+    }
+
+    /// The policy's content lines with their segment, tier and label, as
+    /// JSON text (`ContentLine[]`).
+    #[wasm_bindgen(js_name = contentLines)]
+    pub fn content_lines(&self) -> Result<String, JsValue> {
+        let lines: Vec<ContentLineOut<'_>> = self
+            .policy
+            .content()
+            .iter()
+            .map(|c| ContentLineOut {
+                id: &c.id,
+                segment: self
+                    .policy
+                    .segments()
+                    .get(usize::from(c.placement.segment))
+                    .map_or("", |s| s.id.as_str()),
+                tier: c.placement.tier,
+                label: &c.label,
+            })
+            .collect();
+        json_text(&lines)
+    }
+}
+
+#[derive(Serialize)]
+struct ContentLineOut<'a> {
+    id: &'a str,
+    segment: &'a str,
+    tier: u8,
+    label: &'a str,
+}
+
+/// Compact JSON text of a core value.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, JsValue> {
+    serde_json::to_string(value)
+        .map_err(|e| named_error("Error", &format!("cannot serialise result: {e}"), None))
+}
+
+fn plan_error(e: &PlanError) -> JsValue {
+    let path = match e {
+        PlanError::Field { field, .. } => Some(field.as_str()),
+        PlanError::Shape { path, .. } => Some(path.as_str()),
+        PlanError::NotAPlan { .. } => None,
+    };
+    named_error("PlanError", &e.to_string(), path)
+}
+
+fn leaflet_error(e: &LeafletError) -> JsValue {
+    named_error(
+        "LeafletError",
+        &e.to_string(),
+        e.problems.first().map(|p| p.path.as_str()),
+    )
 }
 
 impl Engine {

@@ -50,3 +50,28 @@ export function policyProblems(policy: string): string[] {
     return (error.problems ?? []).map((p) => `${p.path}: ${p.message}`);
   }
 }
+
+// The patient and carer portal (issue 7): leaflets, reminders, the plan and
+// proxy scopes. JSON text comes back; the interfaces describe it.
+import {
+  type ContentLine,
+  type Leaflet,
+  type PlanFields,
+  type ProxyScope,
+  type Reminder,
+} from "../../../pkg/web/tiergate_wasm.js";
+
+export function patientPortal(engine: Engine, shown: string): string {
+  const leaflets: Leaflet[] = JSON.parse(engine.leaflets(shown));
+  const kinds: ("leaflet" | "video")[] = leaflets.map((l) => l.kind);
+  const reminders: Reminder[] = JSON.parse(engine.reminders(shown, new Date()));
+  const next: string | undefined = reminders[0]?.next;
+  const ics: string = engine.ics(shown, "2026-11-25T12:00:00Z", "My reminders");
+  const scopes: ProxyScope[] = JSON.parse(engine.proxyScopes());
+  const canBook: boolean = engine.scopePermits(scopes.map((s) => s.id), "book");
+  const lines: ContentLine[] = JSON.parse(engine.contentLines());
+  const fields: PlanFields = { preferences: ["A female doctor"], goals: [{ text: "Walk daily" }] };
+  const careplan: string = engine.planToCarePlan("p1", fields, "2026-11-25T12:00:00Z");
+  const back: PlanFields = JSON.parse(engine.planFromCarePlan(careplan));
+  return `${kinds.length} ${next} ${ics.length} ${canBook} ${lines.length} ${back.goals.length}`;
+}
