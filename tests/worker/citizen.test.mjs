@@ -102,7 +102,9 @@ test("a person sees their own record exactly as core releases it to them", async
   assert.deepEqual(r.json(), want);
   // Their own record includes what professionals' exclusions hide, but not
   // what a clinician marked as not for online viewing.
-  const gp = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["gp-1b"] });
+  const fullConsent = { directives: [{ id: "all", kind: "permit", recorded: "2026-01-01" }] };
+  const gp = core.redact(demoRecord("joe.json"), practitioner("gp-1b"), fullConsent, new Date(), null);
+  assert.ok(Object.keys(gp.summary.withheld_by_reason).some((k) => k.startsWith("excluded_category:")));
   const mine = new Set(ids(r.text));
   const all = ids(demoRecord("joe.json"));
   const notOnline = JSON.parse(demoRecord("joe.json"))
@@ -111,7 +113,10 @@ test("a person sees their own record exactly as core releases it to them", async
     .map((res) => `${res.resourceType}/${res.id}`);
   assert.ok(notOnline.length > 0, "the demo marks an entry as not for online viewing");
   for (const ref of notOnline) assert.ok(!mine.has(ref), `${ref} is not for online viewing`);
-  assert.ok(mine.size > new Set(ids(gp.text)).size - 1, "the person sees at least what their GP sees");
+  const gpSees = new Set(ids(gp.body));
+  const onlyMine = [...mine].filter((ref) => !gpSees.has(ref));
+  assert.ok(onlyMine.length > 0, "the person sees entries an excluded category hides from their GP");
+  for (const ref of gpSees) assert.ok(mine.has(ref) || notOnline.includes(ref), `${ref}: the GP sees it, so does the person`);
   assert.ok(all.length > mine.size);
 });
 
@@ -168,9 +173,9 @@ test("booking: a carer with booking books for the patient; the request is rebuil
   assert.equal(booked.extension, undefined);
   const after = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe });
   assert.ok(ids(after.text).includes(`Appointment/${booked.id}`), "the demo origin stored the booking");
-  // Joe's GP sees the request too (appointments are Summary tier 2).
-  const gp = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["gp-1b"] });
-  assert.ok(ids(gp.text).includes(`Appointment/${booked.id}`));
+  // A professional with consent for Summary tier 2 sees the request too.
+  const aed = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] });
+  assert.ok(ids(aed.text).includes(`Appointment/${booked.id}`));
   // Not for someone she has no grant for; never for a professional through the edge.
   const susan = { ...appointment, participant: [{ actor: { reference: "Patient/susan-patient" } }] };
   assert.equal((await call("/fhir/Appointment", { tok: tokens.anne, method: "POST", body: susan })).status, 404);
@@ -213,9 +218,9 @@ test("an opt-out made by the patient is enforced for professionals at the edge",
   const before = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] });
   assert.equal(before.status, 200);
   // Anne's grant does not permit managing sharing.
-  const denied = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.anne, method: "POST", body: { scope: { segment: "diagnostics" } } });
+  const denied = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.anne, method: "POST", body: { scope: { content: ["appointments"] } } });
   assert.equal(denied.status, 403);
-  const r = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { segment: "diagnostics" } } });
+  const r = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { content: ["appointments"] } } });
   assert.equal(r.status, 201, r.text);
   const afterOptOut = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] });
   const record = JSON.parse(demoRecord("joe.json"));
@@ -242,6 +247,9 @@ test("the person's plan is theirs to write and professionals see it in Summary t
   assert.equal(plan.resourceType, "CarePlan");
   const back = JSON.parse(core.planFromCarePlan(JSON.stringify(plan)));
   assert.equal(back.preferred_name, "Joe");
+  // Joe's GP records his consent at the point of care, then sees the plan.
+  const consent = await call(`/consent/Patient/${JOE}`, { tok: tokens["gp-1b"], method: "POST", body: {} });
+  assert.equal(consent.status, 201, consent.text);
   const gp = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["gp-1b"] });
   const seen = gp.json().entry.map((e) => e.resource).find((res) => res.id === plan.id);
   assert.ok(seen, "the GP (Summary tier 3) sees the plan");

@@ -182,6 +182,14 @@ fn json_response(status: u16, body: &Value, ctx: &Ctx<'_>) -> Result<Response, F
     .map_err(|_| (Refusal::Unavailable, None))
 }
 
+fn grant_json(g: &Grant, in_force: bool) -> Value {
+    let mut v = serde_json::to_value(g).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("in_force".into(), in_force.into());
+    }
+    v
+}
+
 /// `GET /me`: who the token says the caller is, and whom they may act for.
 pub async fn me(
     req: Request,
@@ -190,7 +198,7 @@ pub async fn me(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal| (r, Some(viewer.clone()));
+    let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
     if req.method() != Method::Get {
         return Err(fail(Refusal::MethodNotAllowed));
     }
@@ -252,7 +260,7 @@ pub async fn grants_endpoint(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal| (r, Some(viewer.clone()));
+    let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
     let (patient, more) = patient_of(&req.path(), "/proxy/Patient/").map_err(fail)?;
     let standing = standing(&viewer, &patient, db, cfg, ctx)
         .await
@@ -261,7 +269,6 @@ pub async fn grants_endpoint(
         return Err(fail(Refusal::Forbidden));
     }
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
-    let hash = ctx.state.policy.hash();
     match (req.method(), more) {
         (Method::Get, None) => {
             let all = grants(db, cfg, ctx, "patient", &patient)
@@ -276,19 +283,12 @@ pub async fn grants_endpoint(
             .map_err(|_| fail(Refusal::Unavailable))?;
             let list: Vec<Value> = all
                 .iter()
-                .map(|g| {
-                    let mut v = serde_json::to_value(g).unwrap_or(Value::Null);
-                    v["in_force"] = g.in_force(ctx.now).into();
-                    v
-                })
+                .map(|g| grant_json(g, g.in_force(ctx.now)))
                 .collect();
             json_response(200, &json!({"grants": list}), ctx)
         }
         (Method::Post, None) => {
-            let body = req
-                .bytes()
-                .await
-                .map_err(|_| fail(Refusal::BadRequest))?;
+            let body = req.bytes().await.map_err(|_| fail(Refusal::BadRequest))?;
             let known: Vec<&str> = ctx
                 .state
                 .policy
@@ -317,10 +317,7 @@ pub async fn grants_endpoint(
             write_audit(db, &row, vec![stmt])
                 .await
                 .map_err(|_| fail(Refusal::Unavailable))?;
-            let mut out = serde_json::to_value(&g).unwrap_or(Value::Null);
-            out["in_force"] = true.into();
-            let _ = hash;
-            json_response(201, &out, ctx)
+            json_response(201, &grant_json(&g, true), ctx)
         }
         (Method::Delete, Some(grant_id)) => {
             let existing = grants(db, cfg, ctx, "patient", &patient)
@@ -370,16 +367,13 @@ pub async fn book(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal| (r, Some(viewer.clone()));
+    let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
     if !own_record(&viewer, ctx) {
         // Professionals book in their own systems; the edge is read-only
         // for them.
         return Err(fail(Refusal::MethodNotAllowed));
     }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| fail(Refusal::BadRequest))?;
+    let body = req.bytes().await.map_err(|_| fail(Refusal::BadRequest))?;
     let b = booking::booking(&body, &format!("b-{}", ctx.id), ctx.now).map_err(fail)?;
     let standing = standing(&viewer, &b.patient, db, cfg, ctx)
         .await
@@ -427,7 +421,7 @@ pub async fn plan(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal| (r, Some(viewer.clone()));
+    let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
     let (patient, more) = patient_of(&req.path(), "/plan/Patient/").map_err(fail)?;
     if more.is_some() {
         return Err(fail(Refusal::NotFound));
@@ -441,15 +435,12 @@ pub async fn plan(
     if !matches!(standing, Standing::Own) {
         return Err(fail(Refusal::Forbidden));
     }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| fail(Refusal::BadRequest))?;
+    let body = req.bytes().await.map_err(|_| fail(Refusal::BadRequest))?;
     if body.len() > 16 * 1024 {
         return Err(fail(Refusal::BadRequest));
     }
-    let fields: tiergate_core::plan::PlanFields =
-        serde_json::from_slice(&body).map_err(|_| fail(Refusal::BadRequest))?;
+    let fields =
+        tiergate_core::plan::PlanFields::from_json(&body).map_err(|_| fail(Refusal::BadRequest))?;
     let careplan = tiergate_core::plan::plan_to_careplan(&patient, &fields, &ctx.recorded)
         .map_err(|_| fail(Refusal::BadRequest))?;
     let id = careplan
@@ -488,7 +479,7 @@ pub async fn access_log(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal| (r, Some(viewer.clone()));
+    let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
     let (patient, more) = patient_of(&req.path(), "/access/Patient/").map_err(fail)?;
     if more.is_some() || req.method() != Method::Get {
         return Err(fail(Refusal::NotFound));
@@ -539,7 +530,7 @@ pub async fn send_reminders(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal| (r, Some(viewer.clone()));
+    let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
     let (patient, more) = patient_of(&req.path(), "/reminders/Patient/").map_err(fail)?;
     if more.as_deref() != Some("send") || req.method() != Method::Post {
         return Err(fail(Refusal::NotFound));
@@ -563,7 +554,10 @@ pub async fn send_reminders(
     // The person, then each carer with a grant in force.
     let mut recipients: Vec<(Viewer, String, Option<String>)> = vec![(
         viewer_for(&viewer, &patient, &Standing::Own),
-        viewer.name.clone().unwrap_or_else(|| viewer.user_id.clone()),
+        viewer
+            .name
+            .clone()
+            .unwrap_or_else(|| viewer.user_id.clone()),
         None,
     )];
     for g in grants(db, cfg, ctx, "patient", &patient)
@@ -609,7 +603,12 @@ pub async fn send_reminders(
         if cfg.webhook.is_none() {
             statements.push(crate::outbox_statement(db, ctx, &id, &message).map_err(fail)?);
         }
-        sent.push(json!({"to": name, "role": message["to"]["role"], "reminders": reminders.len()}));
+        let role = if grantee.is_some() {
+            "carer"
+        } else {
+            "patient"
+        };
+        sent.push(json!({"to": name, "role": role, "reminders": reminders.len()}));
         messages.push(message);
     }
     let row = Audit {

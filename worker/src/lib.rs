@@ -170,7 +170,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             let row = Audit {
                 request_id: &ctx.id,
                 recorded: &ctx.recorded,
-                viewer: viewer.as_ref(),
+                viewer: viewer.as_deref(),
                 action: "refused",
                 status: refusal.status(),
                 failure: Some(refusal),
@@ -193,7 +193,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     }
 }
 
-type Fail = (Refusal, Option<Viewer>);
+/// A refusal, with the viewer (when known) for its audit row.
+type Fail = (Refusal, Option<Box<Viewer>>);
 
 fn respond(
     status: u16,
@@ -460,8 +461,14 @@ async fn write_origin(
         let db = db.ok_or(Refusal::Unavailable)?;
         let reference = format!(
             "{}/{}",
-            resource.get("resourceType").and_then(Value::as_str).unwrap_or_default(),
-            resource.get("id").and_then(Value::as_str).unwrap_or_default()
+            resource
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            resource
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
         );
         let ok = db
             .prepare("INSERT INTO demo_writes (patient, reference, recorded, resource) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (patient, reference) DO UPDATE SET recorded = excluded.recorded, resource = excluded.resource")
@@ -476,14 +483,22 @@ async fn write_origin(
             .await
             .map_err(|_| Refusal::Unavailable)?
             .success();
-        return if ok { Ok(()) } else { Err(Refusal::Unavailable) };
+        return if ok {
+            Ok(())
+        } else {
+            Err(Refusal::Unavailable)
+        };
     };
     let headers = Headers::new();
     headers
         .set("content-type", "application/fhir+json")
         .map_err(|_| Refusal::BadGateway)?;
     let mut init = RequestInit::new();
-    let m = if method == "PUT" { Method::Put } else { Method::Post };
+    let m = if method == "PUT" {
+        Method::Put
+    } else {
+        Method::Post
+    };
     init.with_method(m)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&resource.to_string())));
@@ -620,7 +635,7 @@ async fn record(
     let state = ctx.state;
     let policy = &state.policy;
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal, v: &Viewer| (r, Some(v.clone()));
+    let fail = |r: Refusal, v: &Viewer| (r, Some(Box::new(v.clone())));
     let url = req.url().map_err(|_| fail(Refusal::BadRequest, &viewer))?;
     let method = req.method().to_string();
     let route = route::route(&method, url.path(), url.query()).map_err(|r| fail(r, &viewer))?;
@@ -647,9 +662,10 @@ async fn record(
         // Finding patients and breaking glass are for professionals.
         return Err(fail(Refusal::Forbidden, &viewer));
     }
-    let (status, ct, body) = fetch_origin(cfg, state, db, &route.upstream, route.patient.as_deref())
-        .await
-        .map_err(|r| fail(r, &viewer))?;
+    let (status, ct, body) =
+        fetch_origin(cfg, state, db, &route.upstream, route.patient.as_deref())
+            .await
+            .map_err(|r| fail(r, &viewer))?;
     let hash = policy.hash();
     if route.action == Action::FindPatient {
         let (record, _) = accept_any(status, ct.as_deref(), &body, cfg.max_bytes)
@@ -686,6 +702,7 @@ async fn record(
         .map_err(|r| fail(r, &viewer))?;
     let consent = consent_set(cfg, state, &stored, &patient).map_err(|r| fail(r, &viewer))?;
     let mut with = Vec::new();
+    let mut window_expires = None;
     if let Some(s) = &statement {
         let open = open_window(db, &viewer.user_id, &patient, &s.reason)
             .await
@@ -711,6 +728,9 @@ async fn record(
             }
         }
         viewer.break_glass = Some(breakglass::to_core(s, started));
+        window_expires = Some(tiergate_core::fhirtime::format(
+            started + time::Duration::minutes(i64::from(policy.document().break_glass.max_minutes)),
+        ));
     }
     let served = pipeline::redact(
         &record,
@@ -751,6 +771,12 @@ async fn record(
             .set(pipeline::CONSENT_HEADER, "required")
             .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
     }
+    if let Some(expires) = window_expires {
+        // When this break-glass window closes, for the portal to show.
+        resp.headers_mut()
+            .set(breakglass::EXPIRES_HEADER, &expires)
+            .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+    }
     Ok(resp)
 }
 
@@ -781,7 +807,7 @@ async fn consent(
     ctx: &Ctx<'_>,
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
-    let fail = |r: Refusal, v: &Viewer| (r, Some(v.clone()));
+    let fail = |r: Refusal, v: &Viewer| (r, Some(Box::new(v.clone())));
     let path = req.path();
     let rest = path
         .strip_prefix("/consent/Patient/")

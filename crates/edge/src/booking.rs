@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(a["minutesDuration"], 15);
         assert_eq!(a["serviceType"][0]["text"], "Flu vaccination");
         assert!(a.get("extension").is_none() && a.get("contained").is_none());
-        assert_eq!(a["participant"][0]["actor"]["reference"], "Patient/joe-patient");
+        assert_eq!(
+            a["participant"][0]["actor"]["reference"],
+            "Patient/joe-patient"
+        );
     }
 
     #[test]

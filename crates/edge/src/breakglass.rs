@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 pub const REASON_HEADER: &str = "x-tiergate-break-glass";
 /// The header carrying the professional's free-text justification.
 pub const DETAIL_HEADER: &str = "x-tiergate-break-glass-detail";
+/// Response header: when the caller's break-glass window closes (RFC 3339).
+pub const EXPIRES_HEADER: &str = "x-tiergate-break-glass-expires";
 /// Longest free text kept.
 pub const MAX_DETAIL: usize = 500;
 /// Longest reason code kept.

@@ -238,8 +238,8 @@ impl Demo {
                 viewer,
             });
         }
-        let grants = serde_json::from_str(GRANTS_JSON)
-            .map_err(|_| DemoError::Data("grants".into()))?;
+        let grants =
+            serde_json::from_str(GRANTS_JSON).map_err(|_| DemoError::Data("grants".into()))?;
         let keyfile: Value =
             serde_json::from_str(DEMO_KEY_JSON).map_err(|_| DemoError::Data("key".into()))?;
         let d = keyfile
@@ -385,19 +385,25 @@ fn reference(r: &Value) -> (Option<&str>, Option<&str>) {
 /// A record with written resources added (or replacing same type and id).
 fn with_writes(record: &Value, writes: &[Value]) -> Value {
     let mut out = record.clone();
-    if let Some(entries) = out.get_mut("entry").and_then(Value::as_array_mut) {
+    let Some(obj) = out.as_object_mut() else {
+        return out;
+    };
+    let mut n = None;
+    if let Some(entries) = obj.get_mut("entry").and_then(Value::as_array_mut) {
         for w in writes {
             let key = reference(w);
             match entries
                 .iter_mut()
                 .find(|e| e.get("resource").map(reference) == Some(key))
             {
-                Some(e) => e["resource"] = w.clone(),
+                Some(e) => *e = json!({"resource": w, "search": {"mode": "match"}}),
                 None => entries.push(json!({"resource": w, "search": {"mode": "match"}})),
             }
         }
-        let n = entries.len();
-        out["total"] = n.into();
+        n = Some(entries.len());
+    }
+    if let Some(n) = n {
+        obj.insert("total".into(), n.into());
     }
     out
 }
@@ -486,7 +492,10 @@ mod tests {
         assert_eq!(v["total"], 0);
         assert_eq!(d.respond("Observation/nope").0, 404);
         let booked = json!({"resourceType": "Appointment", "id": "b1", "status": "proposed"});
-        let (_, v) = body(d.respond_with("Patient/joe-patient/$everything", &[booked.clone()]));
+        let (_, v) = body(d.respond_with(
+            "Patient/joe-patient/$everything",
+            std::slice::from_ref(&booked),
+        ));
         assert_eq!(v["entry"].as_array().unwrap().len(), n + 1);
         assert_eq!(v["total"], n + 1);
         let (_, v) = body(d.respond_with("Appointment?patient=joe-patient", &[booked]));

@@ -191,12 +191,23 @@ mod tests {
         assert_eq!(scopes_for(&grants, "anne", "susan-patient", NOW), None);
         assert_eq!(scopes_for(&grants, "bob", "joe-patient", NOW), None);
         assert_eq!(
-            scopes_for(&grants, "anne", "joe-patient", datetime!(2026-12-02 09:00 UTC)).unwrap(),
+            scopes_for(
+                &grants,
+                "anne",
+                "joe-patient",
+                datetime!(2026-12-02 09:00 UTC)
+            )
+            .unwrap(),
             ["appointments"]
         );
         a.revoked = Some("2026-11-25T13:00:00Z".into());
         assert_eq!(
-            scopes_for(&[a, b], "anne", "joe-patient", datetime!(2026-12-02 09:00 UTC)),
+            scopes_for(
+                &[a, b],
+                "anne",
+                "joe-patient",
+                datetime!(2026-12-02 09:00 UTC)
+            ),
             None
         );
     }
