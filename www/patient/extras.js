@@ -6,7 +6,8 @@ import { request } from "../shared/api.js";
 import { focusHeading, h, replace } from "../shared/dom.js";
 import { formatDate, formatDateTime } from "../shared/format.js";
 import { contextBanner } from "./record.js";
-import { authLost, engineWith, errorText, record, statusBox } from "./ui.js";
+import { loadEngine } from "../shared/engine.js";
+import { authLost, engineWith, errorText, fromEngine, record, statusBox } from "./ui.js";
 
 const UNAVAILABLE = "This part of the service is not available in this version yet.";
 
@@ -42,7 +43,7 @@ export async function leafletsView(root, { who, patient, standing, onAuthLost, c
   let list;
   try {
     const [rec, engine] = await Promise.all([record(patient), engineWith("leaflets")]);
-    list = engine.leaflets(rec.text) ?? [];
+    list = fromEngine(engine.leaflets(rec.text)) ?? [];
   } catch (e) {
     if (authLost(e)) return onAuthLost();
     replace(root, heading, banner, statusBox("error", e?.unavailable ? UNAVAILABLE : errorText(e), () => leafletsView(root, { who, patient, standing, onAuthLost, canSwitch })));
@@ -95,22 +96,27 @@ export async function remindersView(root, { who, patient, standing, onAuthLost, 
   const banner = contextBanner(who, patient, standing, canSwitch);
   replace(root, heading, banner, statusBox("loading", "Working out your reminders…"));
   root.dataset.state = "loading";
-  let list;
+  let list = null;
   let ics;
+  let unavailable = false;
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
   try {
-    const [rec, engine] = await Promise.all([record(patient), engineWith("reminders")]);
-    list = engine.reminders(rec.text, now) ?? [];
-    if (typeof engine.ics === "function") ics = engine.ics(rec.text, now, "Health and care reminders");
+    const [rec, engine] = await Promise.all([record(patient), loadEngine()]);
+    if (typeof engine.reminders !== "function") unavailable = true;
+    else {
+      list = fromEngine(engine.reminders(rec.text, now)) ?? [];
+      if (typeof engine.ics === "function") ics = engine.ics(rec.text, now, "Health and care reminders");
+    }
   } catch (e) {
     if (authLost(e)) return onAuthLost();
-    replace(root, heading, banner, statusBox("error", e?.unavailable ? UNAVAILABLE : errorText(e), () => remindersView(root, { who, patient, standing, onAuthLost, canSwitch })));
+    replace(root, heading, banner, statusBox("error", errorText(e), () => remindersView(root, { who, patient, standing, onAuthLost, canSwitch })));
     root.dataset.state = "error";
     return;
   }
   const parts = [heading, banner, h("p", {}, "Upcoming appointments and things to do, from the record and care plans.")];
-  parts.push(list.length ? h("ul", { class: "entries", id: "reminders", role: "list" }, list.map(reminderItem)) : statusBox("empty", "There are no upcoming appointments or reminders."));
-  if (list.length && typeof ics === "string") {
+  if (unavailable) parts.push(statusBox("empty", "Reminders cannot be listed in this version of the service yet."));
+  else parts.push(list.length ? h("ul", { class: "entries", id: "reminders", role: "list" }, list.map(reminderItem)) : statusBox("empty", "There are no upcoming appointments or reminders."));
+  if (list?.length && typeof ics === "string") {
     const url = URL.createObjectURL(new Blob([ics], { type: "text/calendar;charset=utf-8" }));
     parts.push(
       h(

@@ -7,7 +7,7 @@ import { loadEngine, classifyByRef } from "../shared/engine.js";
 import { describe, personName } from "../shared/fhir.js";
 import { formatDate } from "../shared/format.js";
 import { contentOrder, segmentOrder } from "../shared/labels.js";
-import { authLost, errorText, field, forgetRecord, formMessage, record, scopeNames, statusBox } from "./ui.js";
+import { authLost, errorText, field, forgetRecord, formMessage, fromEngine, record, scopeNames, statusBox } from "./ui.js";
 
 /** Plain-language names of the policy's segments and content lines, for the person. */
 const SEGMENT_TEXT = {
@@ -175,7 +175,7 @@ function planFields(engine, bundle) {
   if (!cp) return { fields: null, found: false };
   if (typeof engine.planFromCarePlan !== "function") return { fields: null, found: true, unavailable: true };
   try {
-    return { fields: engine.planFromCarePlan(JSON.stringify(cp)), found: true };
+    return { fields: fromEngine(engine.planFromCarePlan(JSON.stringify(cp))), found: true };
   } catch {
     return { fields: null, found: true, unreadable: true };
   }

@@ -93,6 +93,11 @@ export async function engineWith(method) {
   return engine;
 }
 
+/** An engine result: the portal APIs return JSON text (cheaper across the boundary); older ones a value. */
+export function fromEngine(x) {
+  return typeof x === "string" ? JSON.parse(x) : x;
+}
+
 /** Is `e` an authentication failure (the session ended)? */
 export function authLost(e) {
   return e instanceof ApiError && e.status === 401;
