@@ -22,7 +22,8 @@ const ACTIONS = {
   "proxy-grant": "Gave someone access",
   "proxy-revoke": "Removed someone's access",
 };
-const actionText = (a, what) => ACTIONS[a] ?? what ?? String(a ?? "").replace(/-/g, " ");
+/** The edge's own description of the action when it gives one; else ours. */
+const actionText = (a, what) => (typeof what === "string" && what ? what : (ACTIONS[a] ?? String(a ?? "").replace(/-/g, " ")));
 
 export async function accessView(root, { who, patient, standing, onAuthLost, canSwitch }) {
   const heading = h("h1", {}, "Who has looked at the record");
