@@ -5,13 +5,18 @@
 // The budget was set from the first measurement (2026-11-25: 245,689 bytes
 // gzip, 730,851 raw after wasm-opt; 250,253 gzip before) with about 4% room
 // for growth. Raise it deliberately, in its own commit, with the reason.
+//
+// Raised to 300,000 (2026-11-25): the patient and carer portal runs the
+// person-centred plan, leaflet matching (a 19-entry catalogue), reminders
+// and iCalendar, proxy scopes and the own-record rules in the page, with
+// the same engine as the edge; measured 289,017 gzip (874,708 raw).
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-export const GZIP_BUDGET = 256_000;
+export const GZIP_BUDGET = 300_000;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const builds = ["web", "node"];
