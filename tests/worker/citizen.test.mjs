@@ -68,7 +68,7 @@ before(async () => {
   mf = await startWorker({ bindings: { DEMO: "on", JWT_AUDIENCE: "tiergate" } });
   const r = await call("/demo/users");
   users = r.json();
-  for (const key of ["joe", "anne", "susan", "gp-1b", "aed-doctor-6"]) await signIn(key);
+  for (const key of ["joe", "anne", "susan", "grace", "gp-1b", "aed-doctor-6"]) await signIn(key);
 });
 
 after(async () => {
@@ -77,7 +77,7 @@ after(async () => {
 
 test("the demo lists people who sign in as themselves", () => {
   const keys = users.citizens.map((c) => c.key).sort();
-  assert.deepEqual(keys, ["anne", "joe", "susan"]);
+  assert.deepEqual(keys, ["anne", "grace", "joe", "susan"]);
   assert.equal(users.citizens.find((c) => c.key === "joe").patient, JOE);
 });
 
@@ -88,7 +88,7 @@ test("/me says who the person is and whom they act for", async () => {
   assert.deepEqual(joe.acting_for, []);
   const anne = (await call("/me", { tok: tokens.anne })).json();
   assert.equal(anne.patient, null);
-  assert.deepEqual(anne.acting_for.map((a) => [a.patient, a.scopes]), [[JOE, ["appointments", "booking"]]]);
+  assert.deepEqual(anne.acting_for.map((a) => [a.patient, a.patient_name, a.scopes]), [[JOE, "Joe Whitfield", ["appointments", "booking"]]]);
   assert.ok(anne.proxy_scopes.some((s) => s.id === "booking" && s.permits.includes("book")));
   const gp = (await call("/me", { tok: tokens["gp-1b"] })).json();
   assert.equal(gp.own_record, false);
@@ -181,6 +181,29 @@ test("booking: a carer with booking books for the patient; the request is rebuil
   assert.equal((await call("/fhir/Appointment", { tok: tokens.anne, method: "POST", body: susan })).status, 404);
   assert.equal((await call("/fhir/Appointment", { tok: tokens["gp-1b"], method: "POST", body: appointment })).status, 405);
   assert.equal((await call("/fhir/Appointment", { tok: tokens.anne, method: "POST", body: { ...appointment, start: "2020-01-01T09:00:00Z" } })).status, 400);
+});
+
+test("a parent with a whole-record grant sees their child's record as the child would, and books for them", async () => {
+  const r = await call("/fhir/Patient/lily-patient/$everything", { tok: tokens.grace });
+  assert.equal(r.status, 200, r.text);
+  const grace = { ...citizen("grace"), patient: "lily-patient", proxy_scopes: ["access-log", "booking", "record", "sharing"] };
+  const consent = await consentOf("lily-patient");
+  const want = JSON.parse(core.redact(demoRecord("lily.json"), grace, consent, new Date(), null).body);
+  assert.deepEqual(r.json(), want);
+  assert.ok(types(r.text).has("Condition") && types(r.text).has("Appointment"));
+  const start = new Date(Date.now() + 20 * 86400_000);
+  start.setUTCHours(15, 0, 0, 0);
+  const booking = {
+    resourceType: "Appointment",
+    start: start.toISOString().replace(".000", ""),
+    end: new Date(start.getTime() + 10 * 60_000).toISOString().replace(".000", ""),
+    serviceType: [{ text: "Asthma review" }],
+    participant: [{ actor: { reference: "Patient/lily-patient" } }],
+  };
+  assert.equal((await call("/fhir/Appointment", { tok: tokens.grace, method: "POST", body: booking })).status, 201);
+  assert.equal((await call("/access/Patient/lily-patient", { tok: tokens.grace })).status, 200);
+  // Not Joe's: no grant.
+  assert.equal((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.grace })).status, 404);
 });
 
 test("grants: the patient gives, lists and revokes access; a revoked carer sees nothing", async () => {

@@ -11,6 +11,7 @@ console.log(`  API login page       ${base}/demo/login\n`);
 console.log("Practitioners (sign in on a portal, or POST /demo/token {\"user\": KEY}):");
 for (const file of readdirSync(viewers).sort()) {
   if (file.includes("break-glass")) continue; // break glass is stated per request
+  if (JSON.parse(readFileSync(new URL(file, viewers), "utf8")).profile === "patient") continue; // people, below
   const v = JSON.parse(readFileSync(new URL(file, viewers), "utf8"));
   console.log(`  ${file.replace(/\.json$/, "").padEnd(32)} profile ${v.profile.padEnd(3)} ${v.organisation.padEnd(7)} ${v.name}`);
 }

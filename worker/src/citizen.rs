@@ -210,7 +210,7 @@ pub async fn me(
             .map_err(fail)?
         {
             if g.in_force(ctx.now) {
-                acting_for.push(json!({"patient": g.patient, "scopes": g.scopes, "expires": g.expires, "grant": g.id}));
+                acting_for.push(json!({"patient": g.patient, "patient_name": g.patient_name, "scopes": g.scopes, "expires": g.expires, "grant": g.id}));
             }
         }
     }
@@ -296,8 +296,15 @@ pub async fn grants_endpoint(
                 .iter()
                 .map(|s| s.id.as_str())
                 .collect();
-            let g = proxy::grant(&body, &patient, &format!("g-{}", ctx.id), ctx.now, &known)
-                .map_err(fail)?;
+            let g = proxy::grant(
+                &body,
+                &patient,
+                viewer.name.as_deref(),
+                &format!("g-{}", ctx.id),
+                ctx.now,
+                &known,
+            )
+            .map_err(fail)?;
             let text = serde_json::to_string(&g).map_err(|_| fail(Refusal::Unavailable))?;
             let stmt = db_ref
                 .prepare("INSERT INTO proxy_grants (id, patient, grantee, grant_json, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, NULL)")

@@ -85,11 +85,13 @@ pub const USERS: &[(&str, &str)] = &[
 
 /// Demo people who sign in as themselves (profile `patient`): key, viewer
 /// JSON. Joe and Susan read their own records; Anne is Joe's daughter and
-/// acts for him under a baseline grant.
+/// acts for him, and Grace is the mother of Lily (a child), both under
+/// baseline grants.
 pub const CITIZENS: &[(&str, &str)] = &[
     ("joe", include_str!("../demo/citizens/joe.json")),
     ("susan", include_str!("../demo/citizens/susan.json")),
     ("anne", include_str!("../demo/citizens/anne.json")),
+    ("grace", include_str!("../demo/citizens/grace.json")),
 ];
 
 /// Baseline proxy grants of the demo (more are made in the portal).
@@ -132,6 +134,11 @@ pub const PATIENTS: &[(&str, &str, &str)] = &[
         "susan",
         include_str!("../../cli/demo/susan.json"),
         include_str!("../../cli/demo/consents/susan.json"),
+    ),
+    (
+        "lily",
+        include_str!("../../cli/demo/lily.json"),
+        include_str!("../../cli/demo/consents/lily.json"),
     ),
 ];
 
@@ -432,11 +439,11 @@ mod tests {
     #[test]
     fn loads_every_patient_user_and_the_key() {
         let d = demo();
-        assert_eq!(d.patients.len(), 7);
+        assert_eq!(d.patients.len(), 8);
         assert_eq!(d.users.len(), 17);
-        assert_eq!(d.citizens.len(), 3);
+        assert_eq!(d.citizens.len(), 4);
         assert!(d.citizens.iter().all(|c| c.viewer.profile == "patient"));
-        assert_eq!(d.grants.len(), 1);
+        assert_eq!(d.grants.len(), 2);
         assert!(d
             .patients
             .iter()

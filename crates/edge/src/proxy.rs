@@ -38,6 +38,10 @@ pub struct Grant {
     pub patient: String,
     pub grantee: String,
     pub grantee_name: String,
+    /// The patient's name as they gave it when granting, so the proxy can
+    /// tell whose record is whose without reading it.
+    #[serde(default)]
+    pub patient_name: Option<String>,
     pub scopes: Vec<String>,
     /// Last day of access (FHIR date, inclusive).
     pub expires: String,
@@ -60,6 +64,7 @@ fn plain(text: &str, max: usize) -> Result<String, Refusal> {
 pub fn grant(
     body: &[u8],
     patient: &str,
+    patient_name: Option<&str>,
     id: &str,
     now: OffsetDateTime,
     known_scopes: &[&str],
@@ -90,6 +95,7 @@ pub fn grant(
         patient: patient.to_owned(),
         grantee,
         grantee_name,
+        patient_name: patient_name.map(str::to_owned),
         scopes,
         expires: req.expires,
         granted: tiergate_core::fhirtime::format(now),
@@ -139,7 +145,15 @@ mod tests {
     const KNOWN: &[&str] = &["appointments", "booking", "record"];
 
     fn ok(body: &str) -> Grant {
-        grant(body.as_bytes(), "joe-patient", "g1", NOW, KNOWN).unwrap()
+        grant(
+            body.as_bytes(),
+            "joe-patient",
+            Some("Joe"),
+            "g1",
+            NOW,
+            KNOWN,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -168,7 +182,7 @@ mod tests {
             r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "expires": "2027-01-31", "admin": true}"#,
         ] {
             assert_eq!(
-                grant(body.as_bytes(), "joe-patient", "g", NOW, KNOWN).unwrap_err(),
+                grant(body.as_bytes(), "joe-patient", None, "g", NOW, KNOWN).unwrap_err(),
                 Refusal::BadRequest,
                 "{body}"
             );
