@@ -157,7 +157,7 @@ function chooserView(who) {
       h(
         "li",
         { class: "card" },
-        h("button", { type: "button", class: "button secondary", id: `open-${g.patient}`, "data-patient": g.patient, on: { click: () => open(g.patient) } }, `Record ${g.patient}: you act for this person`),
+        h("button", { type: "button", class: "button secondary", id: `open-${g.patient}`, "data-patient": g.patient, on: { click: () => open(g.patient) } }, `${g.patient_name ?? `Record ${g.patient}`}: you act for this person`),
         h("p", { class: "hint" }, `What they let you do: ${scopeNames(who, g.scopes).join("; ")}. Until ${g.expires}.`),
       ),
     );
