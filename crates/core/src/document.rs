@@ -89,6 +89,10 @@ fn yes() -> bool {
     true
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn is_true(b: &bool) -> bool {
     *b
 }
@@ -122,6 +126,11 @@ pub struct ProfilePropertiesDef {
     /// says `withhold_online` are withheld.
     #[serde(default)]
     pub online: bool,
+    /// The viewer investigates access (a privacy officer): audit metadata,
+    /// alerts and break-glass cases, never clinical content. A profile
+    /// with this set may reach no segment.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub audit_access: bool,
 }
 
 impl Default for ProfilePropertiesDef {
@@ -133,6 +142,7 @@ impl Default for ProfilePropertiesDef {
             training_required: true,
             break_glass: true,
             online: false,
+            audit_access: false,
         }
     }
 }

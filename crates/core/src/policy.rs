@@ -489,6 +489,17 @@ impl Compiler {
         // framework's consent, exclusion and training rules.
         for (i, p) in doc.profiles.iter().enumerate() {
             let props = &p.properties;
+            let reaches_any = profiles
+                .get(&p.id)
+                .is_some_and(|x| x.grants.iter().any(|g| *g > 0));
+            if props.audit_access && (reaches_any || props.own_record) {
+                // Separation of duties: who investigates access sees no record.
+                self.rule_problem(
+                    format!("/profiles/{i}/properties/audit_access"),
+                    &p.id,
+                    "a profile with audit access may reach no segment and is not an own-record profile",
+                );
+            }
             if props.own_record {
                 continue;
             }

@@ -89,8 +89,9 @@ fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
 #[test]
 fn the_default_policy_compiles() {
     let policy = Policy::default_policy().unwrap();
-    // The eleven profiles of table 6 and the own-record profile `patient`.
-    assert_eq!(policy.profiles().count(), 12);
+    // The eleven profiles of table 6, the own-record profile `patient` and
+    // the privacy officer's audit-only profile.
+    assert_eq!(policy.profiles().count(), 13);
     assert_eq!(policy.segments().len(), 4);
     assert_eq!(policy.content().len(), 22);
     assert_eq!(policy.exclusion_categories().len(), 9);
@@ -615,4 +616,20 @@ fn job_roles_map_to_known_profiles() {
     let problems = tiergate_core::Policy::from_value(doc).unwrap_err().problems;
     let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(paths, ["/job_roles/0/profile", "/job_roles/1/code"]);
+}
+
+#[test]
+fn a_profile_with_audit_access_reaches_no_record() {
+    let mut doc = default_doc();
+    let i = index_of(&doc, "/profiles", "privacy-officer");
+    *at(&mut doc, &format!("/profiles/{i}/access/summary")) = json!(1);
+    assert_only_problem(
+        &doc,
+        &format!("/profiles/{i}/properties/audit_access"),
+        Some("privacy-officer"),
+    );
+    // Nor may it be an own-record profile.
+    let mut doc = default_doc();
+    at(&mut doc, &format!("/profiles/{i}/properties"))["own_record"] = json!(true);
+    assert_problem_at(&doc, &format!("/profiles/{i}/properties/audit_access"));
 }

@@ -78,6 +78,10 @@ pub const USERS: &[(&str, &str)] = &[
         include_str!("../../cli/demo/viewers/neighbourhood-social-worker-3b.json"),
     ),
     (
+        "privacy-officer",
+        include_str!("../../cli/demo/viewers/privacy-officer.json"),
+    ),
+    (
         "social-work-team-leader-3b",
         include_str!("../../cli/demo/viewers/social-work-team-leader-3b.json"),
     ),
@@ -440,7 +444,7 @@ mod tests {
     fn loads_every_patient_user_and_the_key() {
         let d = demo();
         assert_eq!(d.patients.len(), 8);
-        assert_eq!(d.users.len(), 17);
+        assert_eq!(d.users.len(), 18);
         assert_eq!(d.citizens.len(), 4);
         assert!(d.citizens.iter().all(|c| c.viewer.profile == "patient"));
         assert_eq!(d.grants.len(), 2);
