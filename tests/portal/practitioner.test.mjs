@@ -221,6 +221,15 @@ test("break glass: reason required, warning and time limit shown, then the recor
     const plain = await edgeEverything(portal.url, token, "david-patient");
     assert.ok(edge.refs.size > plain.refs.size, "break glass released nothing more");
     assert.deepEqual(sorted((await renderedRefs(page)).set), sorted(edge.refs));
+    // The end of the window is the edge's, exactly (the same window answers both requests).
+    const expires = edge.headers.get("x-tiergate-break-glass-expires");
+    assert.ok(expires && !Number.isNaN(Date.parse(expires)), `no expiry header: ${expires}`);
+    assert.equal(await page.getAttribute("[data-break-glass] [data-expires]", "data-expires"), expires);
+    const ukTime = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Europe/London" }).format(new Date(expires));
+    assert.ok(notice.includes(`Access ends at ${ukTime} on `), `${notice} does not end at ${ukTime}`);
+    // The practitioner is told an explanation is required, with a link to record it.
+    assert.match(notice, /must record an explanation/);
+    assert.equal(await page.getAttribute("#bg-explain-link", "href"), "#/cases");
     // Reloading the page keeps the open window (this tab only).
     await page.reload();
     await page.waitForSelector("[data-break-glass=unconscious]");

@@ -3,25 +3,11 @@
 // practitioner may record the patient's consent (scoped as the policy's
 // consent model allows) or, in an emergency, break glass (reason required,
 // time-limited, always investigated). The edge validates and enforces both.
-import { ApiError, demoUsers, recordConsent, session } from "../shared/api.js";
+import { ApiError, recordConsent, session } from "../shared/api.js";
 import { h } from "../shared/dom.js";
-import { breakGlassMinutes } from "../shared/engine.js";
+import { policyInfo } from "../shared/engine.js";
 import { formatMinutes, formatTime } from "../shared/format.js";
 import { SEGMENTS } from "../shared/labels.js";
-
-let reasonsCache;
-
-/** Break-glass reasons as the edge's policy names them (demo endpoint today). */
-function breakGlassReasons() {
-  reasonsCache ??= demoUsers().then(
-    (r) => (Array.isArray(r.body?.break_glass_reasons) ? r.body.break_glass_reasons : []),
-    (e) => {
-      reasonsCache = undefined;
-      throw e;
-    },
-  );
-  return reasonsCache;
-}
 
 const errorMessage = (e) => (e instanceof ApiError ? (e.requestId ? `${e.message} (reference ${e.requestId})` : e.message) : "Something went wrong. Try again.");
 
@@ -136,22 +122,25 @@ function breakGlassForm({ engine, onBreakGlass }) {
     submit.disabled = !select.value;
   };
   select.addEventListener("change", sync);
-  breakGlassReasons().then(
-    (reasons) => {
-      select.replaceChildren(h("option", { value: "" }, "Choose a reason"), ...reasons.map((r) => h("option", { value: r.code }, r.display)));
-      select.disabled = false;
-      const minutes = reasons.length ? breakGlassMinutes(engine, reasons[0].code) : null;
-      if (minutes) {
-        const ends = new Date(Date.now() + minutes * 60_000);
-        limit.replaceChildren(h("strong", {}, "Time limit: "), `emergency access lasts ${formatMinutes(minutes)} (until about ${formatTime(ends)} if you start now).`);
-        limit.dataset.minutes = String(minutes);
-      }
-    },
-    (e) => {
-      select.replaceChildren(h("option", { value: "" }, "Reasons unavailable"));
-      msg.replaceChildren(h("p", { class: "error", role: "alert" }, `Emergency access is unavailable: ${errorMessage(e)}`));
-    },
-  );
+  // Reasons and the time limit as the policy the engine compiled states them.
+  let bg;
+  try {
+    bg = policyInfo(engine).breakGlass;
+  } catch {
+    bg = { reasons: [], maxMinutes: 0 };
+  }
+  if (bg.reasons.length) {
+    select.replaceChildren(h("option", { value: "" }, "Choose a reason"), ...bg.reasons.map((r) => h("option", { value: r.code }, r.display)));
+    select.disabled = false;
+  } else {
+    select.replaceChildren(h("option", { value: "" }, "Reasons unavailable"));
+    msg.replaceChildren(h("p", { class: "error", role: "alert" }, "Emergency access is unavailable: the sharing policy could not be read in this page. Reload it and try again."));
+  }
+  if (bg.maxMinutes) {
+    const ends = new Date(Date.now() + bg.maxMinutes * 60_000);
+    limit.replaceChildren(h("strong", {}, "Time limit: "), `emergency access lasts ${formatMinutes(bg.maxMinutes)} (until about ${formatTime(ends)} if you start now).`);
+    limit.dataset.minutes = String(bg.maxMinutes);
+  }
   const form = h(
     "form",
     {

@@ -5,7 +5,7 @@
 // Used by the portal (index.html) and the embeddable view (embed.html).
 import { ApiError, everything } from "../shared/api.js";
 import { focusHeading, h, htmlToParagraphs, replace } from "../shared/dom.js";
-import { breakGlassMinutes, classifyByRef, loadEngine } from "../shared/engine.js";
+import { classifyByRef, loadEngine } from "../shared/engine.js";
 import { describe, nhsNumberOf, personName } from "../shared/fhir.js";
 import { ageOn, formatDate, formatNhsNumber, formatTime } from "../shared/format.js";
 import { contentName, contentOrder, segmentName, segmentOrder } from "../shared/labels.js";
@@ -13,12 +13,17 @@ import { consentPanel } from "./consent.js";
 
 const CONSENT_HEADER = "x-tiergate-consent";
 const POLICY_HEADER = "x-tiergate-policy";
+const BREAK_GLASS_EXPIRES_HEADER = "x-tiergate-break-glass-expires";
 
-/** The break-glass statement in force for a patient in this tab, if its window is still open. */
+/**
+ * The break-glass statement in force for a patient in this tab: one the
+ * edge has not answered yet, or one whose window (as the edge stated it)
+ * is still open.
+ */
 export function activeBreakGlass(patientId) {
   try {
     const bg = JSON.parse(sessionStorage.getItem(`tiergate.bg.${patientId}`) ?? "null");
-    if (bg && Date.parse(bg.expires) > Date.now()) return bg;
+    if (bg && (!bg.expires || Date.parse(bg.expires) > Date.now())) return bg;
   } catch {}
   sessionStorage.removeItem(`tiergate.bg.${patientId}`);
   return null;
@@ -51,7 +56,7 @@ export function errorText(e) {
  * search already returned (a Patient, shown in the banner until the record
  * loads). `onAuthLost` is called when the session is no longer valid.
  */
-export async function showRecord(root, { patientId, known = null, onAuthLost = () => {}, headingLevel = 1, focus: focusFirst = true } = {}) {
+export async function showRecord(root, { patientId, known = null, onAuthLost = () => {}, headingLevel = 1, focus: focusFirst = true, casesLink = "#/cases" } = {}) {
   let first = true;
   const load = async () => {
     const focus = first ? focusFirst : true;
@@ -68,7 +73,10 @@ export async function showRecord(root, { patientId, known = null, onAuthLost = (
       focusHeading(root.querySelector("[role=alert] p"));
       return;
     }
-    render(engine, res, bg, focus);
+    // The edge says when the window closes; the page keeps that, never its own estimate.
+    const expires = bg ? res.headers.get(BREAK_GLASS_EXPIRES_HEADER) : null;
+    if (bg && expires && !Number.isNaN(Date.parse(expires)) && expires !== bg.expires) saveBreakGlass(patientId, { ...bg, expires });
+    render(engine, res, bg && expires ? { ...bg, expires } : bg, focus);
   };
 
   const render = (engine, res, bg, focus) => {
@@ -84,7 +92,7 @@ export async function showRecord(root, { patientId, known = null, onAuthLost = (
     const consentNeeded = needsConsent(res, patient, bg);
     const banner = patientBanner(patient ?? known, headingLevel, !!patient);
     const parts = [banner, policyCheck(engine, res)];
-    if (bg) parts.push(breakGlassNotice(bg));
+    if (bg) parts.push(breakGlassNotice(bg, casesLink));
     if (consentNeeded) {
       parts.push(
         consentPanel({
@@ -93,14 +101,8 @@ export async function showRecord(root, { patientId, known = null, onAuthLost = (
           anyShown: entries.length > 0,
           onConsentRecorded: () => load(),
           onBreakGlass: (statement) => {
-            const minutes = breakGlassMinutes(engine, statement.reason) ?? 0;
-            const started = new Date();
-            saveBreakGlass(patientId, {
-              ...statement,
-              started: started.toISOString(),
-              expires: new Date(started.getTime() + minutes * 60_000).toISOString(),
-              minutes,
-            });
+            // Opened by the edge on the next record request, which states its end.
+            saveBreakGlass(patientId, { ...statement, requested: new Date().toISOString() });
             return load();
           },
           onAuthLost,
@@ -142,13 +144,24 @@ function policyCheck(engine, res) {
   );
 }
 
-function breakGlassNotice(bg) {
+function breakGlassNotice(bg, casesLink) {
+  const ends = bg.expires
+    ? [h("strong", { "data-expires": bg.expires }, `Access ends at ${formatTime(bg.expires)} on ${formatDate(bg.expires)}`), " (as the service recorded it)."]
+    : [h("strong", {}, "The service did not state when this access ends."), " Ask your information governance team."];
   return h(
     "section",
     { class: "notice notice-danger", "aria-labelledby": "bg-active-title", "data-break-glass": bg.reason },
     h("h2", { id: "bg-active-title" }, "Emergency access (break glass) in use"),
     h("p", {}, `Reason: ${bg.display ?? bg.reason}. `, bg.detail ? `Details: ${bg.detail}` : ""),
-    h("p", {}, h("strong", {}, `Access ends at ${formatTime(bg.expires)} on ${formatDate(bg.expires)}`), ` (${bg.minutes ?? "?"} minutes from when it started). This access is recorded and will be investigated.`),
+    h("p", {}, ...ends, " This access is recorded and will be investigated."),
+    h(
+      "p",
+      { class: "bg-explain", "data-explanation-required": "" },
+      h("strong", {}, "You must record an explanation. "),
+      "Say why you needed this access and what you used it for: ",
+      h("a", { href: casesLink, id: "bg-explain-link" }, "record an explanation in My break-glass cases"),
+      ".",
+    ),
   );
 }
 

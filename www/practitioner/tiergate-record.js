@@ -37,6 +37,8 @@ export class SharedRecordElement extends HTMLElement {
       headingLevel: Math.min(Math.max(level, 1), 3),
       // Inside a host system, taking focus on load would pull it out of the host's page.
       focus: this.hasAttribute("autofocus"),
+      // Break-glass explanations are recorded in the portal (same tab, same session).
+      casesLink: "/practitioner/#/cases",
       onAuthLost: () => replace(this, statusBox("error", "Your session has ended: launch this view from your clinical system again.")),
     });
   }

@@ -24,23 +24,19 @@ export function classifyByRef(engine, bundleText) {
   return out;
 }
 
+const infos = new WeakMap();
+
 /**
- * How long a break-glass window lasts under this policy, in minutes, as
- * the engine computes it (never a number copied into the page).
+ * The policy's names for display and its break-glass rules, read from the
+ * document the engine compiled (`Engine.policyInfo()`): `{segments,
+ * profiles, contentLines, breakGlass: {reasons, maxMinutes}}`. Parsed once
+ * per engine; never a copy of the policy kept in the page.
  */
-export function breakGlassMinutes(engine, reason) {
-  const now = new Date();
-  const viewer = {
-    user_id: "window-probe",
-    name: "window-probe",
-    organisation: "window-probe",
-    profile: "6",
-    purpose: "direct-care",
-    training: { completed: "2000-01-01", expires: "2999-12-31" },
-    break_glass: { reason, detail: "window length", started: now.toISOString() },
-  };
-  const empty = JSON.stringify({ resourceType: "Bundle", type: "collection", entry: [] });
-  const w = engine.explain(empty, viewer, null, now).summary.break_glass;
-  if (!w) return null;
-  return Math.round((Date.parse(w.expires) - Date.parse(w.started)) / 60_000);
+export function policyInfo(engine) {
+  let info = infos.get(engine);
+  if (!info) {
+    info = JSON.parse(engine.policyInfo());
+    infos.set(engine, info);
+  }
+  return info;
 }

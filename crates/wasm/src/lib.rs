@@ -199,6 +199,18 @@ export interface ContentLine {
   tier: number;
   label: string;
 }
+
+/** What `policyInfo` returns as JSON text: the policy's names for display. */
+export interface PolicyInfo {
+  segments: { id: string; name: string }[];
+  profiles: { id: string; name: string; group: string }[];
+  contentLines: ContentLine[];
+  breakGlass: {
+    reasons: { code: string; display: string }[];
+    /** How long one break-glass window lasts. */
+    maxMinutes: number;
+  };
+}
 "#;
 
 /// A compiled policy, ready to decide and redact. Build one per page,
@@ -407,8 +419,46 @@ impl Engine {
     /// JSON text (`ContentLine[]`).
     #[wasm_bindgen(js_name = contentLines)]
     pub fn content_lines(&self) -> Result<String, JsValue> {
-        let lines: Vec<ContentLineOut<'_>> = self
-            .policy
+        json_text(&self.content_line_list())
+    }
+
+    /// The names a page shows, read from the compiled policy document, as
+    /// JSON text (`PolicyInfo`): segments, profiles, content lines and the
+    /// break-glass reasons and time limit.
+    #[wasm_bindgen(js_name = policyInfo)]
+    pub fn policy_info(&self) -> Result<String, JsValue> {
+        let doc = self.policy.document();
+        json_text(&PolicyInfoOut {
+            segments: doc
+                .segments
+                .iter()
+                .map(|s| NamedOut {
+                    id: &s.id,
+                    name: &s.name,
+                    group: None,
+                })
+                .collect(),
+            profiles: doc
+                .profiles
+                .iter()
+                .map(|p| NamedOut {
+                    id: &p.id,
+                    name: &p.name,
+                    group: Some(&p.group),
+                })
+                .collect(),
+            content_lines: self.content_line_list(),
+            break_glass: BreakGlassOut {
+                reasons: &doc.break_glass.reasons,
+                max_minutes: doc.break_glass.max_minutes,
+            },
+        })
+    }
+}
+
+impl Engine {
+    fn content_line_list(&self) -> Vec<ContentLineOut<'_>> {
+        self.policy
             .content()
             .iter()
             .map(|c| ContentLineOut {
@@ -421,8 +471,7 @@ impl Engine {
                 tier: c.placement.tier,
                 label: &c.label,
             })
-            .collect();
-        json_text(&lines)
+            .collect()
     }
 }
 
@@ -432,6 +481,31 @@ struct ContentLineOut<'a> {
     segment: &'a str,
     tier: u8,
     label: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyInfoOut<'a> {
+    segments: Vec<NamedOut<'a>>,
+    profiles: Vec<NamedOut<'a>>,
+    content_lines: Vec<ContentLineOut<'a>>,
+    break_glass: BreakGlassOut<'a>,
+}
+
+#[derive(Serialize)]
+struct NamedOut<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BreakGlassOut<'a> {
+    /// `{code, display}` as the document writes them.
+    reasons: &'a [tiergate_core::document::ReasonDef],
+    max_minutes: u32,
 }
 
 /// Compact JSON text of a core value.

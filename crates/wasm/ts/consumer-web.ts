@@ -75,3 +75,16 @@ export function patientPortal(engine: Engine, shown: string): string {
   const back: PlanFields = JSON.parse(engine.planFromCarePlan(careplan));
   return `${kinds.length} ${next} ${ics.length} ${canBook} ${lines.length} ${back.goals.length}`;
 }
+
+// The policy's names for a page's labels and its break-glass form.
+import { type PolicyInfo } from "../../../pkg/web/tiergate_wasm.js";
+
+export function labels(engine: Engine): string {
+  const info: PolicyInfo = JSON.parse(engine.policyInfo());
+  const segment: string | undefined = info.segments[0]?.name;
+  const group: string | undefined = info.profiles[0]?.group;
+  const line: ContentLine | undefined = info.contentLines[0];
+  const reasons: string[] = info.breakGlass.reasons.map((r) => `${r.code}: ${r.display}`);
+  const minutes: number = info.breakGlass.maxMinutes;
+  return `${segment} ${group} ${line?.label} ${reasons.length} ${minutes}`;
+}
