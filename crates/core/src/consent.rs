@@ -123,6 +123,7 @@ pub(crate) struct EntryKey<'a> {
 struct Compiled {
     id: String,
     kind: DirectiveKind,
+    recorded: OffsetDateTime,
     start: Option<OffsetDateTime>,
     end: Option<OffsetDateTime>,
     organisations: Vec<String>,
@@ -314,6 +315,7 @@ impl ConsentSet {
                 Compiled {
                     id: d.id.clone(),
                     kind: d.kind,
+                    recorded,
                     start,
                     end,
                     organisations: d.actors.organisations.clone(),
@@ -337,6 +339,58 @@ impl CompiledConsent {
     /// Whether there are no directives at all.
     pub fn is_empty(&self) -> bool {
         self.directives.is_empty()
+    }
+
+    fn in_force<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        now: OffsetDateTime,
+    ) -> impl Iterator<Item = &'a Compiled> + 'a {
+        self.directives.iter().filter(move |d| {
+            !(d.start.is_some_and(|s| now < s) || d.end.is_some_and(|e| now >= e))
+                && d.applies_to(viewer)
+        })
+    }
+
+    /// For audit: the segment ids this viewer's access falls under an
+    /// opt-out for (a deny in force for them of a whole segment, any tier
+    /// of it, or of the whole record). Narrower opt-outs (a content line, a
+    /// category, an entry) are not a segment opt-out.
+    pub fn opted_out_segments(
+        &self,
+        viewer: &Viewer,
+        now: OffsetDateTime,
+        policy: &Policy,
+    ) -> Vec<String> {
+        let mut out: Vec<u8> = Vec::new();
+        for d in self.in_force(viewer, now) {
+            if d.kind != DirectiveKind::Deny
+                || !d.content.is_empty()
+                || !d.categories.is_empty()
+                || !d.entries.is_empty()
+            {
+                continue;
+            }
+            if d.segments.is_empty() {
+                return policy.segments.iter().map(|s| s.id.clone()).collect();
+            }
+            out.extend(d.segments.iter().map(|(s, _)| *s));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.iter()
+            .filter_map(|i| policy.segments.get(usize::from(*i)))
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// For audit: when the latest permit in force for this viewer was
+    /// recorded (the "recorded consent" relationship of framework 6.3).
+    pub fn latest_permit(&self, viewer: &Viewer, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.in_force(viewer, now)
+            .filter(|d| d.kind == DirectiveKind::Permit)
+            .map(|d| d.recorded)
+            .max()
     }
 
     /// The latest directive in force for this viewer that covers the entry

@@ -1329,3 +1329,37 @@ fn a_data_reference_the_engine_cannot_honour_is_an_error() {
     );
     assert!(ConsentSet::from_value(&deny, p).is_ok());
 }
+
+#[test]
+fn audit_facts_segment_opt_outs_and_the_latest_permit_for_the_viewer() {
+    let p = policy();
+    let set = ConsentSet::from_json(
+        br#"{"directives": [
+          {"id": "p-old", "kind": "permit", "recorded": "2026-01-01", "actors": {"organisations": ["RVY"]}},
+          {"id": "p-new", "kind": "permit", "recorded": "2026-06-01", "actors": {"organisations": ["RVY"]}},
+          {"id": "p-other", "kind": "permit", "recorded": "2026-09-01", "actors": {"organisations": ["REM"]}},
+          {"id": "d-diag", "kind": "deny", "recorded": "2026-02-01", "scope": {"segments": [{"segment": "diagnostics", "tier": 2}]}},
+          {"id": "d-line", "kind": "deny", "recorded": "2026-02-01", "scope": {"content": ["appointments"]}},
+          {"id": "d-ended", "kind": "deny", "recorded": "2026-02-01", "period": {"end": "2026-03-01"}},
+          {"id": "d-rem", "kind": "deny", "recorded": "2026-02-01", "actors": {"organisations": ["REM"]}}
+        ]}"#,
+        p,
+    )
+    .unwrap()
+    .compile(p)
+    .unwrap();
+    let v = viewer("6", ORG);
+    assert_eq!(set.opted_out_segments(&v, NOW, p), ["diagnostics"]);
+    assert_eq!(
+        set.latest_permit(&v, NOW),
+        Some(datetime!(2026-06-01 00:00 UTC))
+    );
+    // A whole-record opt-out for REM covers every segment for REM only.
+    let other = viewer("6", OTHER_ORG);
+    assert_eq!(set.opted_out_segments(&other, NOW, p).len(), 4);
+    assert_eq!(
+        set.latest_permit(&other, NOW),
+        Some(datetime!(2026-09-01 00:00 UTC))
+    );
+    assert_eq!(set.latest_permit(&viewer("6", "X99"), NOW), None);
+}

@@ -65,6 +65,15 @@ pub struct Audit<'a> {
     /// A proxy acting for the patient: the proxy is the viewer, the patient
     /// is recorded as the person on whose behalf they act.
     pub on_behalf_of: Option<&'a str>,
+    /// Segments the request reached (for the opted-out-segment rule).
+    pub segments: Vec<String>,
+    /// Segments the patient had opted out of for this viewer.
+    pub opted_out: Vec<String>,
+    /// The viewer organisation's relationships with the patient; `None`
+    /// when nobody looked.
+    pub relationships: Option<Vec<crate::relation::Fact>>,
+    /// Placement (`summary-2`) of each entry released, for monitoring.
+    pub shared: Vec<String>,
     pub policy: &'a str,
 }
 
@@ -224,6 +233,34 @@ impl Audit<'_> {
         if let Some(p) = self.on_behalf_of {
             details.push(detail("on-behalf-of", format!("Patient/{p}")));
         }
+        for s in &self.segments {
+            details.push(detail("segment", s.as_str()));
+        }
+        for s in &self.opted_out {
+            details.push(detail("opted-out", s.as_str()));
+        }
+        match &self.relationships {
+            Some(facts) if facts.is_empty() => details.push(detail("relationships", "none")),
+            Some(facts) => {
+                for (kind, time) in facts {
+                    let kind = serde_json::to_value(kind)
+                        .ok()
+                        .and_then(|k| k.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    details.push(detail(&format!("relationship:{kind}"), time.as_str()));
+                }
+            }
+            None => {}
+        }
+        let mut shared: std::collections::BTreeMap<&str, usize> = Default::default();
+        if self.released {
+            for p in &self.shared {
+                *shared.entry(p.as_str()).or_default() += 1;
+            }
+        }
+        for (placement, n) in shared {
+            details.push(detail(&format!("shared:{placement}"), n.to_string()));
+        }
         entity.push(json!({
             "type": {"system": DETAIL_SYSTEM, "code": "tiergate-decision"},
             "detail": details
@@ -368,5 +405,64 @@ mod tests {
         .build();
         assert!(row.break_glass && row.investigate);
         assert!(row.event.contains("BTG") && row.event.contains("found collapsed"));
+    }
+
+    #[test]
+    fn core_reads_the_facts_back_and_its_rules_fire_on_them() {
+        use tiergate_core::audit::{self as core_audit, RelationshipKind};
+        let p = Policy::default_policy().unwrap();
+        let v = viewer();
+        let row = Audit {
+            request_id: "r9",
+            recorded: "2026-11-25T12:00:00Z",
+            viewer: Some(&v),
+            action: "operation",
+            patient: Some("joe-patient"),
+            status: 200,
+            released: true,
+            segments: vec!["diagnostics".into(), "summary".into()],
+            opted_out: vec!["diagnostics".into()],
+            relationships: Some(Vec::new()),
+            shared: vec!["summary-1".into(), "summary-1".into(), "summary-2".into()],
+            policy: "sha256:x",
+            ..Audit::default()
+        }
+        .build();
+        let fhir: Value = serde_json::from_str(&row.event).unwrap();
+        let event = core_audit::AuditEvent::from_fhir(&fhir, 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.segments, ["diagnostics", "summary"]);
+        assert_eq!(event.opted_out, ["diagnostics"]);
+        assert_eq!(event.relationships, Some(Vec::new()));
+        assert!(row
+            .event
+            .contains(r#""type":"shared:summary-1","valueString":"2""#));
+        let alerts = core_audit::scan(p.audit_rules(), [event]).unwrap();
+        let rules: Vec<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
+        assert!(rules.contains(&"opted-out-segment"), "{rules:?}");
+        assert!(rules.contains(&"no-relationship"), "{rules:?}");
+        // With a relationship, the no-relationship rule stays quiet.
+        let row = Audit {
+            request_id: "r10",
+            recorded: "2026-11-25T12:00:00Z",
+            viewer: Some(&v),
+            action: "operation",
+            patient: Some("joe-patient"),
+            status: 200,
+            relationships: Some(vec![(
+                RelationshipKind::Encounter,
+                "2026-11-24T21:00:00Z".into(),
+            )]),
+            policy: "sha256:x",
+            ..Audit::default()
+        }
+        .build();
+        let fhir: Value = serde_json::from_str(&row.event).unwrap();
+        let event = core_audit::AuditEvent::from_fhir(&fhir, 1)
+            .unwrap()
+            .unwrap();
+        let alerts = core_audit::scan(p.audit_rules(), [event]).unwrap();
+        assert!(alerts.iter().all(|a| a.rule != "no-relationship"));
     }
 }

@@ -24,15 +24,18 @@ pub mod access;
 pub mod audit;
 pub mod booking;
 pub mod breakglass;
+pub mod cases;
 pub mod claims;
 pub mod context;
 pub mod demo;
 pub mod directive;
 pub mod find;
 pub mod jwt;
+pub mod metrics;
 pub mod outcome;
 pub mod pipeline;
 pub mod proxy;
+pub mod relation;
 pub mod route;
 
 pub use outcome::Refusal;

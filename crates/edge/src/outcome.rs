@@ -26,6 +26,9 @@ pub enum Refusal {
     NotFound,
     /// 405: writes are not supported.
     MethodNotAllowed,
+    /// 409: the action does not fit the current state (e.g. closing a
+    /// break-glass case that has no explanation yet).
+    Conflict,
     /// 422: a patient search that is too broad.
     TooCostly,
     /// 502: the origin failed or answered something the edge cannot read,
@@ -46,6 +49,7 @@ impl Refusal {
             Self::Forbidden | Self::NotPermitted | Self::BreakGlassRefused => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::Conflict => 409,
             Self::TooCostly => 422,
             Self::BadGateway => 502,
             Self::Unavailable => 503,
@@ -61,6 +65,7 @@ impl Refusal {
             Self::Forbidden | Self::MethodNotAllowed => "not-supported",
             Self::NotPermitted | Self::BreakGlassRefused => "forbidden",
             Self::NotFound => "not-found",
+            Self::Conflict => "conflict",
             Self::TooCostly => "too-costly",
             Self::BadGateway => "exception",
             Self::Unavailable => "transient",
@@ -78,6 +83,7 @@ impl Refusal {
             Self::BreakGlassRefused => "Break glass refused: state a reason from the policy's list",
             Self::NotFound => "Resource not found",
             Self::MethodNotAllowed => "Only reads are supported",
+            Self::Conflict => "This cannot be done in the current state",
             Self::TooCostly => {
                 "Search too broad: give an NHS number, or a name with a date of birth"
             }
@@ -121,6 +127,7 @@ impl Refusal {
             Self::BreakGlassRefused => "break_glass_refused",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
             Self::TooCostly => "too_costly",
             Self::BadGateway => "bad_gateway",
             Self::Unavailable => "unavailable",
@@ -148,6 +155,7 @@ mod tests {
             Refusal::BreakGlassRefused,
             Refusal::NotFound,
             Refusal::MethodNotAllowed,
+            Refusal::Conflict,
             Refusal::TooCostly,
             Refusal::BadGateway,
             Refusal::Unavailable,
