@@ -120,6 +120,13 @@ function caseItem(initial, index, ctx) {
   return li;
 }
 
+/** Text ending as a sentence, capitalised. */
+const sentence = (t) => {
+  const s = String(t).trim();
+  const c = s ? s[0].toUpperCase() + s.slice(1) : s;
+  return /[.!?)]$/.test(c) ? c : `${c}.`;
+};
+
 function reviewForm(c, idBase, ctx, render) {
   const note = h("textarea", { id: `${idBase}-note`, name: "note", rows: 2, "aria-describedby": `${idBase}-note-hint` });
   const msg = h("div", { class: "form-message", "aria-live": "polite" });
@@ -134,7 +141,7 @@ function reviewForm(c, idBase, ctx, render) {
       if (e instanceof ApiError && e.status === 401) return ctx.onAuthLost();
       for (const b of buttons) b.disabled = false;
       const text = e instanceof ApiError && e.status === 409 && decision === "appropriate" && !c.explanation
-        ? `${errorText(e)} A case can be closed as appropriate only after the professional has recorded an explanation.`
+        ? `${sentence(errorText(e))} A case can be closed as appropriate only after the professional has recorded an explanation.`
         : errorText(e);
       msg.replaceChildren(h("p", { class: "error", role: "alert", "data-error": String(e?.status ?? "") }, text));
       return;
