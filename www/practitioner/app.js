@@ -1,11 +1,13 @@
 // The practitioner portal: sign in (demo users in demo mode), find a
 // patient, open the shared record. Views are chosen by the URL hash
-// (#/ search, #/patient/{id} record) so the browser's back button works.
+// (#/ search, #/patient/{id} record, #/cases my break-glass cases) so the
+// browser's back button works.
 import { ApiError, demoSignIn, demoUsers, findPatients, session } from "../shared/api.js";
 import { focusHeading, h, inPageLinks, replace } from "../shared/dom.js";
 import { nhsNumberOf, personName } from "../shared/fhir.js";
 import { formatDate, formatNhsNumber, isValidNhsNumber, parseNhsNumber } from "../shared/format.js";
 import { profileName } from "../shared/labels.js";
+import { casesView } from "./cases.js";
 import { errorText, showRecord, statusBox } from "./record.js";
 
 const view = document.getElementById("view");
@@ -34,6 +36,7 @@ function renderAccount() {
     account,
     h("p", { class: "signed-in" }, "Signed in as ", h("strong", { id: "signed-in-name" }, u.name ?? "practitioner"), u.profile ? `, ${profileName(u.profile)}` : "", u.organisation ? `, ${u.organisation}` : ""),
     h("a", { href: "#/", class: "header-link" }, "Find a patient"),
+    h("a", { href: "#/cases", class: "header-link", id: "cases-link" }, "My break-glass cases"),
     h("button", { type: "button", class: "button secondary", id: "sign-out", on: { click: signOut } }, "Sign out"),
   );
 }
@@ -245,9 +248,19 @@ async function recordView(patientId) {
   if (name) setTitle(name);
 }
 
+async function myCasesView() {
+  setTitle("My break-glass cases");
+  const holder = h("div", { id: "my-cases" });
+  replace(view, holder);
+  const focus = !firstView;
+  firstView = false;
+  await casesView(holder, { known, onAuthLost: authLost, focus });
+}
+
 function route(opts = {}) {
   renderAccount();
   if (!session.get()) return signInView(opts);
+  if (location.hash === "#/cases") return myCasesView();
   const m = /^#\/patient\/([^/]+)$/.exec(location.hash);
   if (m) return recordView(decodeURIComponent(m[1]));
   return searchView();

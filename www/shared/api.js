@@ -151,3 +151,13 @@ export function consents(patientId, opts) {
 export function recordConsent(patientId, permit, opts) {
   return request(`/consent/Patient/${encodeURIComponent(patientId)}`, { method: "POST", body: permit, ...opts });
 }
+
+/** The signed-in practitioner's break-glass cases: `{cases: [...]}`. */
+export function myCases(opts) {
+  return request("/cases", opts);
+}
+
+/** Records the explanation the practitioner owes for a break-glass case; resolves to the updated case. */
+export function recordExplanation(caseId, explanation, opts) {
+  return request(`/cases/${encodeURIComponent(caseId)}/explanation`, { method: "POST", body: { explanation }, ...opts });
+}
