@@ -25,10 +25,11 @@ use tiergate_edge::{claims, directive, find, Refusal};
 use wasm_bindgen::JsValue;
 use worker::{
     event, AbortController, Context, D1Database, D1PreparedStatement, Delay, Env, Fetch, Headers,
-    Method, Request, RequestInit, Response,
+    Method, Request, RequestInit, Response, ScheduleContext, ScheduledEvent,
 };
 
 mod citizen;
+mod privacy;
 
 const LOGIN_HTML: &str = include_str!("login.html");
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -118,6 +119,27 @@ struct Ctx<'a> {
     state: &'a State,
 }
 
+/// The cron trigger: runs the audit rules over new audit events, so alerts
+/// are raised even when no privacy officer is looking.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let t = now();
+    let Ok(state) = state() else {
+        return;
+    };
+    let ctx = Ctx {
+        recorded: tiergate_core::fhirtime::format(t),
+        id: request_id(),
+        now: t,
+        state,
+    };
+    if let Ok(db) = env.d1("DB") {
+        // A failed scan is retried by the next trigger (the cursor only
+        // moves when the alerts commit).
+        let _ = privacy::scan(&db, &ctx).await;
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let t = now();
@@ -158,6 +180,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         citizen::access_log(req, &cfg, db_ref, &ctx).await
     } else if path.starts_with("/reminders/") {
         citizen::send_reminders(req, &cfg, db_ref, &ctx).await
+    } else if path == "/cases" || path.starts_with("/cases/") {
+        privacy::cases_endpoint(req, &cfg, db_ref, &ctx).await
+    } else if path.starts_with("/privacy/") {
+        privacy::privacy_endpoint(req, &cfg, db_ref, &ctx).await
+    } else if path == "/metrics" {
+        privacy::metrics_endpoint(req, &cfg, db_ref, &ctx).await
     } else if path == "/" || path.starts_with("/demo/") {
         demo_pages(req, &cfg, db.as_ref(), &ctx).await
     } else {
@@ -725,6 +753,31 @@ async fn record(
                     ])
                     .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
                 with.push(stmt);
+                // Every break glass opens an investigation case, committed
+                // with the window and the audit event.
+                let reason_display = policy
+                    .document()
+                    .break_glass
+                    .reasons
+                    .iter()
+                    .find(|r| r.code == s.reason)
+                    .map_or(s.reason.as_str(), |r| r.display.as_str());
+                let opened = tiergate_core::fhirtime::format(started);
+                let closes = tiergate_core::fhirtime::format(expires);
+                let case = tiergate_edge::cases::open(&tiergate_edge::cases::Opening {
+                    id: &format!("case-{}", ctx.id),
+                    user_id: &viewer.user_id,
+                    user_name: viewer.name.as_deref(),
+                    organisation: &viewer.organisation,
+                    profile: &viewer.profile,
+                    patient: &patient,
+                    reason: &s.reason,
+                    reason_display,
+                    detail: s.detail.as_deref(),
+                    opened: &opened,
+                    expires: &closes,
+                });
+                with.push(privacy::open_case_statement(db, &case).map_err(|r| fail(r, &viewer))?);
             }
         }
         viewer.break_glass = Some(breakglass::to_core(s, started));
@@ -741,6 +794,13 @@ async fn record(
         cfg.setting.as_deref(),
     )
     .map_err(|r| fail(r, &viewer))?;
+    // Facts for the audit rules (ids, codes and times only).
+    let compiled = consent
+        .compile(policy)
+        .map_err(|_| fail(Refusal::BadGateway, &viewer))?;
+    let relationships =
+        tiergate_edge::relation::relationships(&record, &viewer, &compiled, ctx.now);
+    let opted_out = tiergate_edge::relation::opted_out(&compiled, &viewer, ctx.now, policy);
     let row = Audit {
         request_id: &ctx.id,
         recorded: &ctx.recorded,
@@ -755,6 +815,10 @@ async fn record(
             .as_ref()
             .map(|s| (s.reason.as_str(), s.detail.as_deref())),
         on_behalf_of: standing.on_behalf_of(&patient),
+        segments: tiergate_edge::relation::segments(&served.decisions),
+        opted_out,
+        relationships: Some(relationships),
+        shared: tiergate_edge::relation::released_placements(&served.decisions),
         policy: hash,
         ..Audit::default()
     }

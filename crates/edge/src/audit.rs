@@ -36,7 +36,16 @@ CREATE TABLE IF NOT EXISTS outbox (\
  message TEXT NOT NULL);\
 CREATE TABLE IF NOT EXISTS demo_writes (\
  patient TEXT NOT NULL, reference TEXT NOT NULL, recorded TEXT NOT NULL, resource TEXT NOT NULL,\
- PRIMARY KEY (patient, reference));";
+ PRIMARY KEY (patient, reference));\
+CREATE TABLE IF NOT EXISTS cases (\
+ id TEXT PRIMARY KEY, user_id TEXT NOT NULL, organisation TEXT NOT NULL, patient TEXT NOT NULL,\
+ status TEXT NOT NULL, opened TEXT NOT NULL, json TEXT NOT NULL);\
+CREATE INDEX IF NOT EXISTS cases_user ON cases (user_id, opened);\
+CREATE TABLE IF NOT EXISTS alerts (\
+ id TEXT PRIMARY KEY, rule TEXT NOT NULL, time TEXT NOT NULL, user_id TEXT NOT NULL,\
+ organisation TEXT NOT NULL, patient TEXT, status TEXT NOT NULL, json TEXT NOT NULL);\
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time);\
+CREATE TABLE IF NOT EXISTS scan_state (key TEXT PRIMARY KEY, value REAL NOT NULL);";
 
 /// Everything one audit event says.
 #[derive(Debug, Clone, Default)]
