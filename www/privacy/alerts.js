@@ -85,6 +85,7 @@ function alertItem(alert, index, ruleById, ctx) {
   const li = h("li", { class: "card item alert", "data-alert-id": alert.id, "data-rule": alert.rule, "data-status": alert.status, "data-severity": severity, "aria-labelledby": `${idBase}-title` });
   const render = (a) => {
     const events = Array.isArray(a.events) ? a.events : [];
+    const history = Array.isArray(a.history) ? a.history : [];
     const closed = a.status === "closed";
     const note = h("textarea", { id: `${idBase}-note`, name: "note", rows: 2, "aria-describedby": `${idBase}-note-hint` });
     const msg = h("div", { class: "form-message", "aria-live": "polite" });
@@ -134,13 +135,23 @@ function alertItem(alert, index, ruleById, ctx) {
         ["Profile", a.profile, "profile"],
         ["Patient id", a.patient, "patient"],
         ["Alert id", h("code", {}, a.id), "id"],
-        ["Note", a.note, "note"],
+        ["Details", a.message, "message"],
         [
           events.length === 1 ? "Triggering event" : `Triggering events (${events.length})`,
           h("ul", { class: "events" }, events.map((e) => h("li", { "data-event": e }, h("code", {}, e)))),
           "events",
         ],
       ]),
+      history.length
+        ? [
+            h("h4", { id: `${idBase}-history` }, "History"),
+            h(
+              "ol",
+              { class: "history", "aria-labelledby": `${idBase}-history` },
+              history.map((e) => h("li", { "data-action": e.action }, h("span", { class: "when" }, formatDateTime(e.time) || e.time), ": ", e.action === "closed" ? "Closed" : e.action === "open" ? "Reopened" : e.action, e.actor ? ` by ${e.actor}` : "", e.note ? `: ${e.note}` : "")),
+            ),
+          ]
+        : null,
       formEl,
     );
   };

@@ -20,7 +20,7 @@ export function listAlerts(filters, opts) {
 
 /** Closes or reopens an alert with a note. */
 export function setAlertStatus(id, status, note, opts) {
-  return request(`/privacy/alerts/${encodeURIComponent(id)}`, { method: "POST", body: { status, note }, ...opts });
+  return request(`/privacy/alerts/${encodeURIComponent(id)}`, { method: "POST", body: note ? { status, note } : { status }, ...opts });
 }
 
 /** Break-glass cases (a privacy officer sees every case). */
@@ -28,9 +28,9 @@ export function listCases(filters, opts) {
   return request(`/cases${queryString(filters)}`, opts);
 }
 
-/** The privacy officer's decision on a case: "appropriate" or "escalate", with a note. */
+/** The privacy officer's decision on a case: "appropriate" or "escalate", with an optional note (an empty one is left out). */
 export function reviewCase(id, decision, note, opts) {
-  return request(`/cases/${encodeURIComponent(id)}/review`, { method: "POST", body: { decision, note }, ...opts });
+  return request(`/cases/${encodeURIComponent(id)}/review`, { method: "POST", body: note ? { decision, note } : { decision }, ...opts });
 }
 
 /** Monitoring counts (no patient identifiers). */

@@ -194,6 +194,8 @@ function route(opts = {}) {
   renderSections(section.id);
   view.dataset.view = section.id;
   view.dataset.state = "loading";
+  // Each rendering is numbered, so a reader (or a test) can tell a new answer from the last one.
+  view.dataset.render = String(mine);
   const focus = !firstView;
   firstView = false;
   return section.render(view, {

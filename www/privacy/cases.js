@@ -19,11 +19,8 @@ export const CASE_STATUS = {
 const ACTIONS = {
   opened: "Case opened (break glass)",
   explained: "Explanation recorded",
-  explanation: "Explanation recorded",
-  appropriate: "Reviewed: appropriate",
-  escalate: "Reviewed: escalated",
-  escalated: "Reviewed: escalated",
-  reviewed: "Reviewed",
+  "reviewed:appropriate": "Reviewed: closed as appropriate",
+  "reviewed:escalate": "Reviewed: escalated",
 };
 
 export async function casesView(root, ctx) {

@@ -102,13 +102,14 @@ function charts(m) {
     chartFigure({
       id: "by_segment",
       title: "Records shared by segment",
-      note: "Entries released, counted once per segment they belong to.",
+      note: "Record accesses that released anything from each segment.",
       rows: segments.map((sg) => ({ key: sg, label: segmentName(sg), value: m.by_segment?.[sg] ?? 0 })),
-      table: { rowHeader: "Segment", columns: ["Entries shared"] },
+      table: { rowHeader: "Segment", columns: ["Record accesses"] },
     }),
     chartFigure({
       id: "by_placement",
-      title: "Records shared by segment and tier",
+      title: "Entries shared by segment and tier",
+      note: "Record entries released, by the segment and tier they were shared under.",
       rows: placements.map((p) => ({ key: p.key, label: `${segmentName(p.segment)}, tier ${p.tier}`, value: p.value, cls: `tier-${p.tier}` })),
       table: {
         rowHeader: "Segment",
