@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { axeViolations, demoToken, root, screenshot, startBrowser, startPortal } from "./lib.mjs";
+import { axeViolations, demoToken, root, screenshot, signIn as signInPractitioner, startBrowser, startPortal } from "./lib.mjs";
 
 let portal;
 let chrome;
@@ -248,13 +248,27 @@ test("break glass opens a case awaiting explanation and a break-glass alert; rev
 test("the doctor explains; the officer sees the explanation and closes the case as appropriate with its full history", { timeout: 120_000 }, async () => {
   assert.ok(theCase, "no case from the previous test");
   const explanation = "Patient unconscious on arrival; the record was needed for allergies and current medicines.";
-  // Another user cannot explain someone else's case, and the officer cannot review as the professional.
-  const r = await edge(`/cases/${encodeURIComponent(theCase.id)}/explanation`, doctor, { method: "POST", body: JSON.stringify({ explanation }) });
-  assert.equal(r.status, 200, r.text.slice(0, 300));
-  assert.equal(r.body.status, "awaiting-review");
+  // Nobody else may explain the doctor's case: not the officer.
+  assert.equal((await edge(`/cases/${encodeURIComponent(theCase.id)}/explanation`, officer, { method: "POST", body: JSON.stringify({ explanation: "not mine" }) })).status, 403);
 
   const { page, context, problems } = await chrome.page();
   try {
+    // The doctor explains in the practitioner portal's "My break-glass cases" (through the API if the portal has no such page).
+    await signInPractitioner(page, portal.url, DOCTOR);
+    if (await page.locator("#cases-link").count()) {
+      await page.click("#cases-link");
+      const card = page.locator(`[data-case="${theCase.id}"]`);
+      await card.waitFor({ timeout: 30_000 });
+      await card.locator("textarea").fill(explanation);
+      await card.locator("button[type=submit]").click();
+      await page.waitForSelector(`[data-case="${theCase.id}"][data-status="awaiting-review"]`);
+    } else {
+      const r = await edge(`/cases/${encodeURIComponent(theCase.id)}/explanation`, doctor, { method: "POST", body: JSON.stringify({ explanation }) });
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+    }
+    assert.equal((await edge(`/cases${qs({ patient: DAVID })}`, officer)).body.cases.find((c) => c.id === theCase.id).status, "awaiting-review");
+    await page.evaluate(() => sessionStorage.clear());
+
     await signIn(page);
     await open(page, "cases", { patient: DAVID });
     const el = page.locator(caseSel(theCase.id));
@@ -279,6 +293,36 @@ test("the doctor explains; the officer sees the explanation and closes the case 
     await page.reload();
     await settled(page, "cases");
     assert.equal(await page.getAttribute(caseSel(theCase.id), "data-status"), "closed-appropriate");
+    assert.deepEqual(seriousOnly(problems), []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a second break glass escalated before any explanation: closed to further review", { timeout: 120_000 }, async () => {
+  const other = await demoToken(portal.url, "ed-doctor-phil-6");
+  const bg = await edge(`/fhir/Patient/${DAVID}/$everything`, other, { headers: { "x-tiergate-break-glass": "unconscious", "x-tiergate-break-glass-detail": "Second emergency access" } });
+  assert.equal(bg.status, 200, bg.text.slice(0, 300));
+  const open2 = (await edge(`/cases${qs({ patient: DAVID, status: "awaiting-explanation" })}`, officer)).body.cases;
+  assert.equal(open2.length, 1);
+  const second = open2[0];
+  assert.notEqual(second.id, theCase?.id);
+  const { page, context, problems } = await chrome.page();
+  try {
+    await signIn(page);
+    await open(page, "cases", { status: "awaiting-explanation" });
+    const el = page.locator(caseSel(second.id));
+    await el.waitFor();
+    await el.locator("textarea").fill("No explanation after two reminders; passed to the Caldicott guardian.");
+    await el.locator('[data-decision="escalate"]').click();
+    await page.waitForSelector(`${caseSel(second.id)}[data-status="escalated"]`);
+    assert.equal(await page.locator(`${caseSel(second.id)} [data-decision]`).count(), 0);
+    const fromEdge = (await edge(`/cases${qs({ patient: DAVID })}`, officer)).body.cases.find((c) => c.id === second.id);
+    assert.equal(fromEdge.status, "escalated");
+    assert.deepEqual(fromEdge.history.map((h) => h.action), ["opened", "reviewed:escalate"]);
+    // The page's own practitioner view is not involved: a practitioner sees only their own cases.
+    const theirs = (await edge("/cases", other)).body.cases;
+    assert.ok(theirs.every((c) => c.id === second.id), "a practitioner sees others' cases");
     assert.deepEqual(seriousOnly(problems), []);
   } finally {
     await context.close();

@@ -90,7 +90,7 @@ function caseItem(initial, index, ctx) {
         ["Reason", c.reason_display || c.reason, "reason"],
         ["Statement at the time", c.detail, "detail"],
         ["Opened", formatDateTime(c.opened) || c.opened, "opened"],
-        ["Access window ended", formatDateTime(c.expires) || c.expires, "expires"],
+        ["Access window ends", formatDateTime(c.expires) || c.expires, "expires"],
         ["Explanation", explanation, "explanation"],
         ["Explained", formatDateTime(c.explained_at) || c.explained_at, "explained_at"],
         ["Reviewer", c.reviewer, "reviewer"],
