@@ -46,11 +46,12 @@ export function segmentOrder(id) {
   return segmentIndex.get(id) ?? SEGMENTS.length;
 }
 
-/** A profile as "GP (medical, profile 1b)", for "signed in as" lines and lists. */
+/** A profile as "GP (medical, profile 1b)", for "signed in as" lines and lists; unknown ids as "Profile X". */
 export function profileName(id) {
   const p = profiles.get(id);
   if (!p) return `Profile ${id}`;
-  const group = p.group && p.group !== p.name ? `${p.group.toLowerCase()}, ` : "";
+  // The group only when the name does not already say it ("Hospital (social care professional, profile 3a)").
+  const group = p.group && !p.name.toLowerCase().includes(p.group.toLowerCase()) ? `${p.group.toLowerCase()}, ` : "";
   return `${p.name} (${group}profile ${id})`;
 }
 
