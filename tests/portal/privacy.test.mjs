@@ -549,3 +549,34 @@ test("no record content anywhere; axe-core on every section; keyboard reaches th
     await context.close();
   }
 });
+
+test("errors are shown with a retry, and the page fits a phone", { timeout: 90_000 }, async () => {
+  const { page, context, problems } = await chrome.page({ viewport: { width: 375, height: 740 } });
+  try {
+    await signIn(page);
+    // The edge failing: each section says so (role=alert) and offers to try again.
+    const unavailable = { status: 503, contentType: "application/fhir+json", body: JSON.stringify({ resourceType: "OperationOutcome", issue: [{ severity: "error", code: "transient", diagnostics: "the audit store is unavailable" }] }) };
+    const apis = /\/(privacy\/alerts|cases|metrics)(\?|$)/;
+    await page.route(apis, (r) => r.fulfill(unavailable));
+    for (const view of ["alerts", "cases", "monitoring"]) {
+      await open(page, view, view === "alerts" ? { status: "closed" } : {});
+      assert.equal(await page.getAttribute("#view", "data-state"), "error", view);
+      assert.match(await page.textContent("#view [role=alert]"), /audit store is unavailable/);
+      assert.equal(await page.locator("#view [role=alert] button").count(), 1, `${view}: no retry`);
+    }
+    await page.unroute(apis);
+    await page.click("#view [role=alert] button");
+    await page.waitForSelector('#view[data-view="monitoring"][data-state="loaded"]');
+
+    // A phone: no sideways scrolling on any section.
+    for (const view of ["alerts", "cases", "export", "monitoring"]) {
+      await open(page, view, view === "alerts" ? { status: "all" } : {});
+      const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      assert.ok(scroll <= client, `${view}: ${scroll} > ${client}`);
+    }
+    assert.deepEqual(await axeViolations(page), []);
+    assert.deepEqual(seriousOnly(problems), []);
+  } finally {
+    await context.close();
+  }
+});
