@@ -68,6 +68,9 @@ struct Config {
     /// Where reminders are posted (`NOTIFY_WEBHOOK`); the demo outbox
     /// when unset and the demo is on.
     webhook: Option<String>,
+    /// Benchmark baseline: record answers are checked and audited but not
+    /// redacted. Honoured only with the demo on, so never in production.
+    pass_through: bool,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -94,6 +97,8 @@ fn config(env: &Env) -> Config {
         jwks: configured_jwks(env),
         setting: var(env, "ORIGIN_SETTING"),
         webhook: var(env, "NOTIFY_WEBHOOK"),
+        pass_through: var(env, "DEMO").as_deref() == Some("on")
+            && var(env, "PASS_THROUGH").as_deref() == Some("on"),
     }
 }
 
@@ -725,6 +730,24 @@ async fn record(
         .await
         .map_err(|r| fail(r, &viewer))?;
     let mut viewer = citizen::viewer_for(&viewer, &patient, &standing);
+    if cfg.pass_through {
+        let row = Audit {
+            request_id: &ctx.id,
+            recorded: &ctx.recorded,
+            viewer: Some(&viewer),
+            action: "pass-through",
+            patient: Some(&patient),
+            status: 200,
+            released: true,
+            policy: hash,
+            ..Audit::default()
+        }
+        .build();
+        write_audit(db, &row, Vec::new())
+            .await
+            .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+        return fhir(200, body, ctx);
+    }
     let stored = stored_consents(db, &patient)
         .await
         .map_err(|r| fail(r, &viewer))?;

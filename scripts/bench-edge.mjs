@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Edge load benchmark: the built worker under `wrangler dev` on 127.0.0.1,
+// redacting, against the same worker in pass-through mode (checked and
+// audited, not redacted; honoured only with the demo on), over the same
+// origin on 127.0.0.1 serving Synthea bundles of about 430 KB and 680 KB.
+// Bounded: REQUESTS per run, CONCURRENCY in flight, a deadline per run.
+// Writes bench/results/edge.md.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:http";
+import { performance } from "node:perf_hooks";
+
+import { root } from "../tests/worker/lib.mjs";
+import { startWranglerDev } from "../tests/worker/wrangler.mjs";
+
+const REQUESTS = Number(process.env.EDGE_REQUESTS ?? 200);
+const CONCURRENCY = Number(process.env.EDGE_CONCURRENCY ?? 8);
+const DEADLINE_MS = 120_000;
+const BUNDLES = [
+  "Ellis535_Will178_5075a165-7c21-fb9c-d7d9-16ff846ab38d.json",
+  "Cornell131_Frami345_67f75bc6-55d9-42fe-e85c-d1241bb212c4.json",
+];
+
+const records = BUNDLES.map((file) => {
+  const text = readFileSync(join(root, "tests", "corpus", "synthea", file), "utf8");
+  const bundle = JSON.parse(text);
+  const patient = bundle.entry.find((e) => e.resource.resourceType === "Patient").resource.id;
+  return { file, text, patient, bytes: Buffer.byteLength(text) };
+});
+
+function startOrigin() {
+  const server = createServer((req, res) => {
+    const m = /^\/Patient\/([^/]+)\/\$everything/.exec(req.url);
+    const r = m && records.find((x) => x.patient === m[1]);
+    if (!r) {
+      res.writeHead(404, { "content-type": "application/fhir+json" });
+      return res.end('{"resourceType":"OperationOutcome"}');
+    }
+    res.writeHead(200, { "content-type": "application/fhir+json", "content-length": r.bytes });
+    res.end(r.text);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+async function run(url, token, patient) {
+  const latencies = [];
+  let next = 0;
+  let failures = 0;
+  let bytesOut = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < REQUESTS && performance.now() - started < DEADLINE_MS) {
+      next += 1;
+      const t0 = performance.now();
+      const res = await fetch(`${url}/fhir/Patient/${patient}/$everything`, { headers: { authorization: `Bearer ${token}` } });
+      const body = await res.arrayBuffer();
+      latencies.push(performance.now() - t0);
+      if (res.status !== 200) failures += 1;
+      bytesOut += body.byteLength;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const wall = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { n: latencies.length, failures, rps: latencies.length / (wall / 1000), p50: q(0.5), p99: q(0.99), bytesOut: bytesOut / latencies.length };
+}
+
+async function setUp(dir, vars, origin) {
+  const dev = await startWranglerDev(dir, { DEMO: "on", ORIGIN_URL: origin, ORIGIN_SETTING: "primary_care", ORIGIN_TIMEOUT_MS: "20000", ...vars }, { name: "tiergate-bench" });
+  const t = await fetch(`${dev.url}/demo/token`, { method: "POST", body: JSON.stringify({ user: "gp-1b" }) });
+  const { token } = await t.json();
+  for (const r of records) {
+    // The GP's organisation records the patient's consent, so the whole
+    // record is decided and most of it released.
+    const c = await fetch(`${dev.url}/consent/Patient/${r.patient}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+    if (c.status !== 201) throw new Error(`consent: ${c.status}`);
+  }
+  return { dev, token };
+}
+
+const origin = await startOrigin();
+const originUrl = `http://127.0.0.1:${origin.address().port}`;
+const rows = [];
+for (const mode of ["redacting", "pass-through"]) {
+  const dir = mkdtempSync(join(tmpdir(), "tiergate-bench-edge-"));
+  const { dev, token } = await setUp(dir, { PASS_THROUGH: mode === "pass-through" ? "on" : "off" }, originUrl);
+  try {
+    for (const r of records) {
+      await run(dev.url, token, r.patient); // warm the isolate
+      const m = await run(dev.url, token, r.patient);
+      if (m.failures) throw new Error(`${mode} ${r.file}: ${m.failures} failures`);
+      rows.push({ mode, record: r, ...m });
+      console.log(`${mode.padEnd(12)} ${(r.bytes / 1024).toFixed(0).padStart(4)} KB  ${m.rps.toFixed(1)} req/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms`);
+    }
+  } finally {
+    await dev.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+origin.close();
+
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+const lines = [
+  "# Edge: redacting vs pass-through",
+  "",
+  `Measured ${new Date().toISOString().slice(0, 10)} by \`node scripts/bench-edge.mjs\` on ${cpu}, ${cpus().length} cores (shared with other work), Node ${process.versions.node}.`,
+  `The built worker under \`wrangler dev\` on 127.0.0.1 (local D1: every request writes its audit row), ${REQUESTS} requests per run, ${CONCURRENCY} in flight, after a warm-up run; the origin on 127.0.0.1 serves one Synthea bundle; the viewer is a GP (profile 1b) whose organisation has the patient's consent. Pass-through mode checks, parses and audits the origin's answer but does not redact (a benchmark baseline, honoured only with the demo on).`,
+  "",
+  "| record | mode | req/s | p50 ms | p99 ms | bytes out |",
+  "| --- | --- | ---: | ---: | ---: | ---: |",
+];
+for (const r of rows) {
+  lines.push(`| ${(r.record.bytes / 1024).toFixed(0)} KB | ${r.mode} | ${r.rps.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.bytesOut)} |`);
+}
+lines.push("");
+for (const r of records) {
+  const red = rows.find((x) => x.mode === "redacting" && x.record === r);
+  const pass = rows.find((x) => x.mode === "pass-through" && x.record === r);
+  const cost = 1 - red.rps / pass.rps;
+  lines.push(`${(r.bytes / 1024).toFixed(0)} KB: redaction costs ${(cost * 100).toFixed(0)}% of pass-through throughput (goal: under 25%).`);
+  lines.push("");
+}
+writeFileSync(join(root, "bench", "results", "edge.md"), lines.join("\n"));
+console.log(lines.slice(-4).join("\n"));
