@@ -503,6 +503,9 @@ test("monitoring: the charts and tables show exactly the edge's /metrics", { tim
 test("no record content anywhere; axe-core on every section; keyboard reaches the main actions; screenshot", { timeout: 150_000 }, async () => {
   assert.ok(CLINICAL.length > 10, "clinical strings from the demo records");
   const { page, context, problems } = await chrome.page();
+  // The page never even asks for record content.
+  const asked = [];
+  page.on("request", (r) => asked.push(new URL(r.url()).pathname));
   try {
     await page.goto(`${portal.url}/privacy/`);
     await page.waitForSelector('#view[data-view="sign-in"][data-state="ready"]');
@@ -544,6 +547,8 @@ test("no record content anywhere; axe-core on every section; keyboard reaches th
 
     await open(page, "cases");
     await screenshot(page, "privacy");
+    assert.ok(asked.some((p) => p === "/cases") && asked.some((p) => p === "/metrics"));
+    assert.deepEqual(asked.filter((p) => p.startsWith("/fhir/") || p.startsWith("/consent/")), [], "the page requested record content");
     assert.deepEqual(seriousOnly(problems), []);
   } finally {
     await context.close();
