@@ -322,6 +322,19 @@ test("reminders go to the person and their carers, each within their own view", 
   assert.equal((await call(`/reminders/Patient/${JOE}/send`, { tok: tokens.anne, method: "POST" })).status, 403);
 });
 
+test("revoking a grant the person already had (the demo's baseline) ends it", async () => {
+  const list = (await call(`/proxy/Patient/${JOE}`, { tok: tokens.joe })).json().grants;
+  const anne = list.find((g) => g.grantee === citizen("anne").user_id && g.in_force);
+  assert.ok(anne, "Anne's grant is listed");
+  const r = await call(`/proxy/Patient/${JOE}/${anne.id}`, { tok: tokens.joe, method: "DELETE" });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.anne })).status, 404);
+  assert.deepEqual((await call("/me", { tok: tokens.anne })).json().acting_for, []);
+  const after = (await call(`/proxy/Patient/${JOE}`, { tok: tokens.joe })).json().grants;
+  assert.equal(after.filter((g) => g.id === anne.id).length, 1, "listed once, revoked");
+  assert.equal(after.find((g) => g.id === anne.id).in_force, false);
+});
+
 test("every request was audited, proxies as themselves on behalf of the patient", async () => {
   const db = await mf.getD1Database("DB");
   const rows = (await db.prepare("SELECT id, action, user_id, event FROM audit_events").all()).results;

@@ -60,24 +60,12 @@ async fn grants(
     struct Row {
         grant_json: String,
     }
-    let db = db.ok_or(Refusal::Unavailable)?;
-    crate::ensure_schema(db)
-        .await
-        .map_err(|_| Refusal::Unavailable)?;
     let sql = if column == "grantee" {
         "SELECT grant_json FROM proxy_grants WHERE grantee = ?1 ORDER BY rowid"
     } else {
         "SELECT grant_json FROM proxy_grants WHERE patient = ?1 ORDER BY rowid"
     };
-    let rows = db
-        .prepare(sql)
-        .bind(&[JsValue::from_str(value)])
-        .map_err(|_| Refusal::Unavailable)?
-        .all()
-        .await
-        .map_err(|_| Refusal::Unavailable)?
-        .results::<Row>()
-        .map_err(|_| Refusal::Unavailable)?;
+    let rows: Vec<Row> = crate::query(db, sql, &[JsValue::from_str(value)]).await?;
     let mut out: Vec<Grant> = if cfg.demo && cfg.origin.is_none() {
         ctx.state
             .demo
@@ -98,10 +86,27 @@ async fn grants(
     for r in rows {
         // A stored grant that no longer parses grants nothing.
         if let Ok(g) = serde_json::from_str::<Grant>(&r.grant_json) {
+            // A stored copy (a revoked baseline grant) replaces the baseline.
+            out.retain(|x| x.id != g.id);
             out.push(g);
         }
     }
     Ok(out)
+}
+
+/// Stores a grant, new or changed (revoked).
+fn store_grant(db: &D1Database, g: &Grant) -> Result<worker::D1PreparedStatement, Refusal> {
+    let text = serde_json::to_string(g).map_err(|_| Refusal::Unavailable)?;
+    db.prepare("INSERT INTO proxy_grants (id, patient, grantee, grant_json, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET grant_json = excluded.grant_json, revoked = excluded.revoked")
+        .bind(&[
+            JsValue::from_str(&g.id),
+            JsValue::from_str(&g.patient),
+            JsValue::from_str(&g.grantee),
+            JsValue::from_str(&text),
+            JsValue::from_str(&g.expires),
+            g.revoked.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+        ])
+        .map_err(|_| Refusal::Unavailable)
 }
 
 /// The caller's standing for `patient`. An own-record viewer with no
@@ -305,17 +310,7 @@ pub async fn grants_endpoint(
                 &known,
             )
             .map_err(fail)?;
-            let text = serde_json::to_string(&g).map_err(|_| fail(Refusal::Unavailable))?;
-            let stmt = db_ref
-                .prepare("INSERT INTO proxy_grants (id, patient, grantee, grant_json, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, NULL)")
-                .bind(&[
-                    JsValue::from_str(&g.id),
-                    JsValue::from_str(&g.patient),
-                    JsValue::from_str(&g.grantee),
-                    JsValue::from_str(&text),
-                    JsValue::from_str(&g.expires),
-                ])
-                .map_err(|_| fail(Refusal::Unavailable))?;
+            let stmt = store_grant(db_ref, &g).map_err(fail)?;
             let row = Audit {
                 entities: vec![format!("Grant/{}", g.id)],
                 ..audit(ctx, &viewer, "proxy-grant", &patient, 201)
@@ -337,19 +332,8 @@ pub async fn grants_endpoint(
                 return Err(fail(Refusal::NotFound));
             };
             g.revoked = Some(ctx.recorded.clone());
-            let text = serde_json::to_string(&g).map_err(|_| fail(Refusal::Unavailable))?;
             // A demo baseline grant is revoked by storing its revoked copy.
-            let stmt = db_ref
-                .prepare("INSERT INTO proxy_grants (id, patient, grantee, grant_json, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET grant_json = excluded.grant_json, revoked = excluded.revoked")
-                .bind(&[
-                    JsValue::from_str(&g.id),
-                    JsValue::from_str(&g.patient),
-                    JsValue::from_str(&g.grantee),
-                    JsValue::from_str(&text),
-                    JsValue::from_str(&g.expires),
-                    JsValue::from_str(&ctx.recorded),
-                ])
-                .map_err(|_| fail(Refusal::Unavailable))?;
+            let stmt = store_grant(db_ref, &g).map_err(fail)?;
             let row = Audit {
                 entities: vec![format!("Grant/{}", g.id)],
                 ..audit(ctx, &viewer, "proxy-revoke", &patient, 200)

@@ -453,23 +453,38 @@ async fn fetch_origin(
     }
 }
 
-/// What the demo origin has been sent for a patient (bookings, plans).
-async fn demo_writes(db: Option<&D1Database>, patient: &str) -> Result<Vec<Value>, Refusal> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        resource: String,
-    }
+/// Rows of a query (the schema is ensured first). Any failure is
+/// [`Refusal::Unavailable`]: nothing is decided on a partial read.
+async fn query<T: for<'de> serde::Deserialize<'de>>(
+    db: Option<&D1Database>,
+    sql: &str,
+    params: &[JsValue],
+) -> Result<Vec<T>, Refusal> {
     let db = db.ok_or(Refusal::Unavailable)?;
     ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
-    let rows = db
-        .prepare("SELECT resource FROM demo_writes WHERE patient = ?1 ORDER BY recorded, rowid")
-        .bind(&[JsValue::from_str(patient)])
+    db.prepare(sql)
+        .bind(params)
         .map_err(|_| Refusal::Unavailable)?
         .all()
         .await
         .map_err(|_| Refusal::Unavailable)?
-        .results::<Row>()
-        .map_err(|_| Refusal::Unavailable)?;
+        .results::<T>()
+        .map_err(|_| Refusal::Unavailable)
+}
+
+#[derive(serde::Deserialize)]
+struct ResourceRow {
+    resource: String,
+}
+
+/// What the demo origin has been sent for a patient (bookings, plans).
+async fn demo_writes(db: Option<&D1Database>, patient: &str) -> Result<Vec<Value>, Refusal> {
+    let rows: Vec<ResourceRow> = query(
+        db,
+        "SELECT resource FROM demo_writes WHERE patient = ?1 ORDER BY recorded, rowid",
+        &[JsValue::from_str(patient)],
+    )
+    .await?;
     Ok(rows
         .iter()
         .filter_map(|r| serde_json::from_str(&r.resource).ok())
@@ -600,21 +615,12 @@ async fn deliver(cfg: &Config, message: &Value) -> Result<(), Refusal> {
 }
 
 async fn stored_consents(db: Option<&D1Database>, patient: &str) -> Result<Vec<String>, Refusal> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        resource: String,
-    }
-    let db = db.ok_or(Refusal::Unavailable)?;
-    ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
-    let rows = db
-        .prepare("SELECT resource FROM consents WHERE patient = ?1 ORDER BY recorded, rowid")
-        .bind(&[JsValue::from_str(patient)])
-        .map_err(|_| Refusal::Unavailable)?
-        .all()
-        .await
-        .map_err(|_| Refusal::Unavailable)?
-        .results::<Row>()
-        .map_err(|_| Refusal::Unavailable)?;
+    let rows: Vec<ResourceRow> = query(
+        db,
+        "SELECT resource FROM consents WHERE patient = ?1 ORDER BY recorded, rowid",
+        &[JsValue::from_str(patient)],
+    )
+    .await?;
     Ok(rows.into_iter().map(|r| r.resource).collect())
 }
 
@@ -643,17 +649,12 @@ async fn open_window(
     struct Row {
         started: String,
     }
-    let db = db.ok_or(Refusal::Unavailable)?;
-    ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
-    let rows = db
-        .prepare("SELECT started FROM break_glass WHERE user_id = ?1 AND patient = ?2 AND reason = ?3 ORDER BY started DESC LIMIT 1")
-        .bind(&[JsValue::from_str(user), JsValue::from_str(patient), JsValue::from_str(reason)])
-        .map_err(|_| Refusal::Unavailable)?
-        .all()
-        .await
-        .map_err(|_| Refusal::Unavailable)?
-        .results::<Row>()
-        .map_err(|_| Refusal::Unavailable)?;
+    let rows: Vec<Row> = query(
+        db,
+        "SELECT started FROM break_glass WHERE user_id = ?1 AND patient = ?2 AND reason = ?3 ORDER BY started DESC LIMIT 1",
+        &[JsValue::from_str(user), JsValue::from_str(patient), JsValue::from_str(reason)],
+    )
+    .await?;
     Ok(rows.first().and_then(|r| {
         tiergate_core::fhirtime::parse(&r.started, tiergate_core::fhirtime::Edge::Start)
     }))

@@ -104,14 +104,7 @@ async fn rows<T: for<'de> serde::Deserialize<'de>>(
     sql: &str,
     params: &[JsValue],
 ) -> Result<Vec<T>, Refusal> {
-    db.prepare(sql)
-        .bind(params)
-        .map_err(|_| Refusal::Unavailable)?
-        .all()
-        .await
-        .map_err(|_| Refusal::Unavailable)?
-        .results::<T>()
-        .map_err(|_| Refusal::Unavailable)
+    crate::query(Some(db), sql, params).await
 }
 
 #[derive(serde::Deserialize)]
