@@ -241,16 +241,10 @@ test("break glass: reason required, warning and time limit shown, then the recor
   }
 });
 
-test("my break-glass cases: break glass, follow the prompt, record an explanation, the case awaits review", { timeout: 120_000 }, async (t) => {
+test("my break-glass cases: break glass, follow the prompt, record an explanation, the case awaits review", { timeout: 120_000 }, async () => {
   // The same user, patient and reason as the break-glass test: the edge
   // keeps one window (and one case) for them, whichever test runs first.
   const token = await demoToken(portal.url, "aed-doctor-6");
-  const probe = await fetch(`${portal.url}/cases`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
-  await probe.arrayBuffer();
-  if (probe.status === 404) {
-    t.skip("the edge has no GET /cases yet (worker/src): rebuild with `make worker portal` once it lands");
-    return;
-  }
   const { page, context, problems } = await chrome.page();
   try {
     await signIn(page, portal.url, "aed-doctor-6");
