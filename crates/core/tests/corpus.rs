@@ -88,87 +88,13 @@ fn request<'a>(v: &'a Viewer, c: &'a CompiledConsent, setting: &'a str) -> Reque
     }
 }
 
-/// Every (system, code) and every free-text string in a JSON value.
-fn walk<'a>(
-    v: &'a Value,
-    codes: &mut Vec<(Option<&'a str>, &'a str)>,
-    texts: &mut Vec<(&'a str, String)>,
-) {
-    let mut stack = vec![("", v, None::<&serde_json::Map<String, Value>>)];
-    while let Some((key, v, parent)) = stack.pop() {
-        match v {
-            Value::Object(m) => stack.extend(m.iter().map(|(k, c)| (k.as_str(), c, Some(m)))),
-            Value::Array(items) => stack.extend(items.iter().map(|c| (key, c, parent))),
-            Value::String(s) => match key {
-                "code" => codes.push((
-                    parent.and_then(|p| p.get("system")).and_then(Value::as_str),
-                    s,
-                )),
-                "valueCode" => codes.push((None, s)),
-                "data"
-                    if parent.is_some_and(|p| {
-                        p.contains_key("contentType") || p.contains_key("resourceType")
-                    }) =>
-                {
-                    texts.push((key, decode(s)));
-                }
-                _ => texts.push((key, s.clone())),
-            },
-            _ => {}
-        }
-    }
-}
-
-fn decode(s: &str) -> String {
-    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.chars() {
-        let Some(v) = alphabet.find(c) else { continue };
-        bits = (bits << 6 | v as u32) & 0xffff;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// What in a resource names an exclusion category (codes and terms).
+/// What in a resource names an exclusion category (codes and terms): the
+/// shared oracle, [`tiergate_testkit::leaks`].
 fn leaks(res: &Value) -> Vec<String> {
-    const SKIP: [&str; 12] = [
-        "id",
-        "reference",
-        "fullUrl",
-        "url",
-        "system",
-        "version",
-        "profile",
-        "div_id",
-        "contentType",
-        "language",
-        "uri",
-        "source",
-    ];
-    let (mut codes, mut texts) = (Vec::new(), Vec::new());
-    walk(res, &mut codes, &mut texts);
-    let mut found = Vec::new();
-    for (system, code) in codes {
-        for c in policy().exclusion_categories_of(system, code) {
-            found.push(format!("code {code} ({c})"));
-        }
-    }
-    for (key, text) in texts {
-        if SKIP.contains(&key) {
-            continue;
-        }
-        for c in policy().term_categories_of(&text) {
-            found.push(format!("term in `{key}` ({c})"));
-        }
-    }
-    found
+    tiergate_testkit::leaks(policy(), res)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn key_of(res: &Value) -> Option<String> {

@@ -178,37 +178,18 @@ fn bundle(hidden: Value) -> Value {
     ]})
 }
 
-/// Appendix 1 codes and terms anywhere in the output.
+/// Appendix 1 codes and terms anywhere in the output (the shared oracle,
+/// [`tiergate_testkit::leaks`]), and the two hidden items it does not look
+/// for: any attachment at all, and the `HIV` security label.
 fn sensitive_items(v: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![("", v, None::<&serde_json::Map<String, Value>>)];
-    while let Some((key, v, parent)) = stack.pop() {
-        match v {
-            Value::Object(m) => stack.extend(m.iter().map(|(k, c)| (k.as_str(), c, Some(m)))),
-            Value::Array(items) => stack.extend(items.iter().map(|c| (key, c, parent))),
-            Value::String(s) => {
-                let system = parent.and_then(|p| p.get("system")).and_then(Value::as_str);
-                if key == "code" || key == "valueCode" {
-                    found.extend(
-                        policy()
-                            .exclusion_categories_of(system, s)
-                            .iter()
-                            .map(|c| format!("code {s} ({c})")),
-                    );
-                }
-                found.extend(
-                    policy()
-                        .term_categories_of(s)
-                        .iter()
-                        .map(|c| format!("term in `{key}` ({c})")),
-                );
-                if key == "data" {
-                    found.push("attachment".into());
-                }
-                if key == "code" && s == "HIV" {
-                    found.push("security label".into());
-                }
-            }
+    let mut found: Vec<String> = tiergate_testkit::leaks(policy(), v)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for t in tiergate_testkit::strings(v) {
+        match (t.element, t.text) {
+            ("data", s) => found.push(format!("attachment ({} chars)", s.len())),
+            ("code", "HIV") => found.push("security label".into()),
             _ => {}
         }
     }
