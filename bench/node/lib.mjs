@@ -1,0 +1,36 @@
+// Shared by the Node benchmarks: the repository root, statistics and the
+// machine description written with every result.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export function quantile(values, q) {
+  const v = [...values].sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const at = (v.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return v[lo] + (v[hi] - v[lo]) * (at - lo);
+}
+
+export const median = (values) => quantile(values, 0.5);
+
+/** One line: CPU model, cores, memory, rustc, Node, date, load. */
+export function machine() {
+  let model = cpus()[0]?.model ?? "unknown CPU";
+  try {
+    const m = readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)$/m);
+    if (m) model = m[1].trim();
+  } catch {}
+  let rustc = "rustc (unknown)";
+  try {
+    rustc = execFileSync("rustc", ["-V"], { encoding: "utf8" }).trim();
+  } catch {}
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ");
+  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  return `Machine: ${model}, ${cpus().length} cores available (${process.arch}), ${Math.round(totalmem() / 2 ** 30)} GiB, ${rustc}, Node ${process.version}, ${date} UTC. Load average (1, 5, 15 min) at the start: ${load}; the machine is shared with other work (browser tests, builds), so treat single figures as ±10-15%.`;
+}
