@@ -87,10 +87,80 @@ function loadRecords() {
   return { byPatient, byRef };
 }
 
+/** Joe's record re-identified as another patient (for faults that answer well in the end). */
+export function recordAs(byPatient, id) {
+  return byPatient.get("joe-patient").text.replaceAll("joe-patient", id);
+}
+
+const FHIR_JSON = "application/fhir+json";
+const ERROR_JSON = JSON.stringify({
+  resourceType: "OperationOutcome",
+  issue: [{ severity: "error", code: "exception", diagnostics: "upstream exploded: Whitfield secret" }],
+});
+const ERROR_HTML = "<html><body><h1>Internal Server Error</h1><p>Whitfield secret</p></body></html>";
+const XML = '<Bundle xmlns="http://hl7.org/fhir"><type value="searchset"/></Bundle>';
+
+/**
+ * Origin faults, by patient id: what the origin does instead of answering.
+ * Each answer carries `Whitfield secret` where it says anything, so a test
+ * can tell an upstream body reflected back.
+ */
+export const FAULTS = {
+  /** Declares 100,000 bytes, sends the start of a record, closes the socket. */
+  "truncated-patient": (req, res, { byPatient }) => {
+    const text = recordAs(byPatient, "truncated-patient");
+    res.writeHead(200, { "content-type": FHIR_JSON, "content-length": String(text.length + 50_000) });
+    res.write(text.slice(0, 1000));
+    setTimeout(() => res.socket?.destroy(), 50);
+  },
+  "error500-json-patient": (req, res) => send(res, 500, FHIR_JSON, ERROR_JSON),
+  "error500-html-patient": (req, res) => send(res, 500, "text/html", ERROR_HTML),
+  "error503-json-patient": (req, res) => send(res, 503, FHIR_JSON, ERROR_JSON),
+  "error503-html-patient": (req, res) => send(res, 503, "text/html; charset=utf-8", ERROR_HTML),
+  /** A good record, served as text/plain. */
+  "text-plain-patient": (req, res, { byPatient }) =>
+    send(res, 200, "text/plain", recordAs(byPatient, "text-plain-patient")),
+  "xml-patient": (req, res) => send(res, 200, "application/fhir+xml", XML),
+  "empty-patient": (req, res) => send(res, 200, FHIR_JSON, ""),
+  "array-patient": (req, res) => send(res, 200, FHIR_JSON, '[{"resourceType":"Patient","id":"array-patient"}]'),
+  "number-patient": (req, res) => send(res, 200, FHIR_JSON, "42"),
+  /** Headers after 600 ms, then the whole record at once. */
+  "slow-headers-patient": (req, res, { byPatient }) => {
+    setTimeout(() => send(res, 200, FHIR_JSON, recordAs(byPatient, "slow-headers-patient")), 600);
+  },
+  /** Headers at once, then the record a few bytes every 100 ms (minutes in all). */
+  "slow-body-patient": (req, res, { byPatient }) => {
+    const text = recordAs(byPatient, "slow-body-patient");
+    res.writeHead(200, { "content-type": FHIR_JSON });
+    let i = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed || i >= text.length) return clearInterval(timer), res.end();
+      res.write(text.slice(i, i + 16));
+      i += 16;
+    }, 100);
+    res.on("close", () => clearInterval(timer));
+  },
+  /**
+   * 302 to another origin (`localhost` rather than `127.0.0.1`, another
+   * port's worth of trust), which would answer with the record under
+   * `/moved/`.
+   */
+  "redirect-patient": (req, res, { port }) => {
+    res.writeHead(302, { location: `http://localhost:${port}/moved${req.url}` });
+    res.end();
+  },
+};
+
+function send(res, status, type, body) {
+  res.writeHead(status, { "content-type": type });
+  res.end(body);
+}
+
 /**
  * An origin on 127.0.0.1. Special patients: `html-patient` (an HTML page),
  * `huge-patient` (40 MiB, streamed without a length), `hang-patient`
- * (headers never sent). `hits` lists every request path.
+ * (headers never sent), and the faults of `FAULTS` (by patient id; see
+ * there). `hits` lists every request path.
  */
 export async function startOrigin() {
   const { byPatient, byRef } = loadRecords();
@@ -125,6 +195,12 @@ export async function startOrigin() {
       return pump();
     }
     if (special === "hang-patient") return; // never answers; closed at the end
+    if (parts[0] === "moved") {
+      // The other origin a redirect points at: it would serve the record.
+      const id = parts[2] ?? patientParam;
+      return fhir(res, 200, recordAs(byPatient, id));
+    }
+    if (Object.hasOwn(FAULTS, special)) return FAULTS[special](req, res, { byPatient, port: server.address().port });
     if (parts[0] === "Patient" && parts.length === 1) {
       const nhs = (url.searchParams.get("identifier") ?? "").split("|").pop();
       const matches = [...byPatient.values()]
