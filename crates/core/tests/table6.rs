@@ -888,10 +888,11 @@ fn compiled_profiles_equal_table_6() {
         ])
     );
 
-    // Table 6 is the professional profiles; the own-record profile is not in it.
+    // Table 6 is the professional profiles; the own-record and audit-only
+    // profiles are not in it.
     let got: BTreeMap<String, [u8; 4]> = policy
         .profiles()
-        .filter(|p| !p.properties.own_record)
+        .filter(|p| !p.properties.own_record && !p.properties.audit_access)
         .map(|p| {
             let mut row = [0u8; 4];
             for (i, segment) in SEGMENTS.iter().enumerate() {
@@ -908,7 +909,7 @@ fn compiled_profiles_equal_table_6() {
     // Document order is table 6's order.
     let order: Vec<&str> = policy
         .profiles()
-        .filter(|p| !p.properties.own_record)
+        .filter(|p| !p.properties.own_record && !p.properties.audit_access)
         .map(|p| p.id.as_str())
         .collect();
     let table_order: Vec<&str> = TABLE6.iter().map(|(p, _)| *p).collect();
