@@ -31,30 +31,11 @@ pub fn full_consent() -> CompiledConsent {
     .unwrap()
 }
 
-/// Every excluded code or term anywhere in a JSON value.
+/// Every excluded code or term anywhere in a JSON value: the oracle shared
+/// with core's tests, [`tiergate_testkit::leaks`].
 pub fn sensitive(v: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![("", v, None::<&serde_json::Map<String, Value>>)];
-    while let Some((key, v, parent)) = stack.pop() {
-        match v {
-            Value::Object(m) => stack.extend(m.iter().map(|(k, c)| (k.as_str(), c, Some(m)))),
-            Value::Array(items) => stack.extend(items.iter().map(|c| (key, c, parent))),
-            Value::String(s) => {
-                if key == "code" || key == "valueCode" {
-                    let system = if key == "code" { parent.and_then(|p| p.get("system")).and_then(Value::as_str) } else { None };
-                    for c in policy().exclusion_categories_of(system, s) {
-                        found.push(format!("code ({c})"));
-                    }
-                }
-                let skip = ["id", "reference", "fullUrl", "url", "system", "version", "profile", "div_id", "contentType", "language", "uri", "source", "data"];
-                if !skip.contains(&key) {
-                    for c in policy().term_categories_of(s) {
-                        found.push(format!("term in {key} ({c})"));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    found
+    tiergate_testkit::leaks(policy(), v)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
