@@ -117,12 +117,7 @@ describe("the origin redirects", () => {
   // record from a host it was never configured to trust).
   test(
     "302 to another host: not followed, 502",
-    {
-      timeout: 20_000,
-      todo:
-        "bug: worker/src/lib.rs fetch_origin sends with the default redirect mode (follow): the 302 is followed to " +
-        "http://localhost:<port>/moved/..., a host other than ORIGIN_URL, and its record is redacted and served (200)",
-    },
+    { timeout: 20_000 },
     async () => {
       const before = origin.hits.length;
       const r = await call("/fhir/Patient/redirect-patient/$everything");

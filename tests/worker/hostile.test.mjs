@@ -23,12 +23,9 @@ const EDGE = catalogue.cases.filter((c) => c.layer === "edge");
 /**
  * Cases that show a bug in the worker: the catalogue holds the correct
  * outcome, the test is `todo` (it runs, and reports) until it is fixed.
+ * None at present.
  */
-const KNOWN_BUGS = {
-  "non-ASCII (UTF-8) in the break-glass detail":
-    "bug: crates/edge breakglass::sanitise keeps Unicode format characters (U+202E RIGHT-TO-LEFT OVERRIDE, U+FEFF): " +
-    "the detail reaches the audit event, the break_glass window row and the investigation case with a bidi override in it",
-};
+const KNOWN_BUGS = {};
 
 /** Response headers the worker may send (anything else is suspect). */
 const ALLOWED_HEADERS = new Set([

@@ -25,7 +25,7 @@ use tiergate_edge::{claims, directive, find, Refusal};
 use wasm_bindgen::JsValue;
 use worker::{
     event, AbortController, Context, D1Database, D1PreparedStatement, Delay, Env, Fetch, Headers,
-    Method, Request, RequestInit, Response, ScheduleContext, ScheduledEvent,
+    Method, Request, RequestInit, RequestRedirect, Response, ScheduleContext, ScheduledEvent,
 };
 
 mod citizen;
@@ -413,7 +413,7 @@ async fn fetch_origin(
         headers
             .set("accept", "application/fhir+json")
             .map_err(|_| Refusal::BadGateway)?;
-        let mut init = RequestInit::new();
+        let mut init = outbound();
         init.with_method(Method::Get).with_headers(headers);
         let req = Request::new_with_init(&url, &init).map_err(|_| Refusal::BadGateway)?;
         let mut resp = Fetch::Request(req)
@@ -541,7 +541,7 @@ async fn write_origin(
     headers
         .set("content-type", "application/fhir+json")
         .map_err(|_| Refusal::BadGateway)?;
-    let mut init = RequestInit::new();
+    let mut init = outbound();
     let m = if method == "PUT" {
         Method::Put
     } else {
@@ -553,6 +553,16 @@ async fn write_origin(
     let req = Request::new_with_init(&format!("{origin}/{upstream}"), &init)
         .map_err(|_| Refusal::BadGateway)?;
     send_ok(req, cfg.timeout_ms).await
+}
+
+/// Options for every request the edge makes: redirects are never
+/// followed (a 3xx is an answer like any other, so it fails the status
+/// checks), so nothing is ever sent to, or read from, a host that was not
+/// configured.
+fn outbound() -> RequestInit {
+    let mut init = RequestInit::new();
+    init.with_redirect(RequestRedirect::Manual);
+    init
 }
 
 /// Sends a request with a deadline; only a 2xx answer is success.
@@ -606,7 +616,7 @@ async fn deliver(cfg: &Config, message: &Value) -> Result<(), Refusal> {
     headers
         .set("content-type", "application/json")
         .map_err(|_| Refusal::BadGateway)?;
-    let mut init = RequestInit::new();
+    let mut init = outbound();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&message.to_string())));

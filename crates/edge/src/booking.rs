@@ -31,7 +31,11 @@ fn text(v: &Value, pointer: &str, max: usize) -> Result<Option<String>, Refusal>
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
             let t = s.trim();
-            if t.chars().count() > max || t.chars().any(|c| c.is_control() && c != '\n') {
+            if t.chars().count() > max
+                || t.chars().any(|c| {
+                    (c.is_control() && c != '\n') || crate::breakglass::is_invisible_format(c)
+                })
+            {
                 return Err(Refusal::BadRequest);
             }
             Ok((!t.is_empty()).then(|| t.to_owned()))

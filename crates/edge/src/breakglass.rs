@@ -31,11 +31,29 @@ pub struct Statement {
     pub detail: Option<String>,
 }
 
+/// Unicode format characters that change how text displays without being
+/// seen: bidirectional overrides and isolates, marks, zero-width
+/// characters and the byte order mark. In someone's free text they can
+/// make a reviewer read something else than was written.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// Printable text only, whitespace collapsed, at most `max` characters.
 pub fn sanitise(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut space = false;
     for c in text.chars() {
+        if is_invisible_format(c) {
+            continue;
+        }
         if c.is_whitespace() || c.is_control() {
             space = !out.is_empty();
             continue;
@@ -142,5 +160,11 @@ mod tests {
         assert!(v.break_glass_at(&p, now).is_err());
         v.break_glass = Some(to_core(&from_headers(Some("bored"), None).unwrap(), now));
         assert!(v.break_glass_at(&p, now).is_err());
+    }
+
+    #[test]
+    fn invisible_format_characters_are_removed() {
+        let s = sanitise("scan of \u{202E}\u{FEFF}gnp.exe\u{200B} done", 100);
+        assert_eq!(s, "scan of gnp.exe done");
     }
 }

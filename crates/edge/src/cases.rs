@@ -155,7 +155,8 @@ fn words(text: &str) -> Result<String, Refusal> {
     let t = text.trim();
     if t.is_empty()
         || t.chars().count() > MAX_TEXT
-        || t.chars().any(|c| c.is_control() && c != '\n')
+        || t.chars()
+            .any(|c| (c.is_control() && c != '\n') || crate::breakglass::is_invisible_format(c))
     {
         return Err(Refusal::BadRequest);
     }

@@ -52,7 +52,11 @@ pub struct Grant {
 
 fn plain(text: &str, max: usize) -> Result<String, Refusal> {
     let t = text.trim();
-    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+    if t.is_empty()
+        || t.chars().count() > max
+        || t.chars()
+            .any(|c| c.is_control() || crate::breakglass::is_invisible_format(c))
+    {
         return Err(Refusal::BadRequest);
     }
     Ok(t.to_owned())
