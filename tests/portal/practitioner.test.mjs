@@ -178,6 +178,10 @@ test("no consent: the page says so, recording consent loads the record", { timeo
     assert.ok(afterEdge.refs.size > before.refs.size, "consent released nothing more");
     assert.ok(afterEdge.refs.has("Patient/joe-patient"));
     assert.deepEqual(sorted(shown.set), sorted(afterEdge.refs));
+    // The discharge summary (hospital tier 2 e-correspondence) is readable in the page.
+    const letter = page.locator('[data-ref="DocumentReference/joe-discharge-summary"]');
+    assert.equal(await letter.count(), 1);
+    assert.match(await letter.textContent(), /smooth coronary arteries/);
     // The consent is on record for the GP's organisation.
     const consents = await (await fetch(`${portal.url}/consent/Patient/joe-patient`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })).json();
     assert.ok(JSON.stringify(consents).includes("N99005"));
