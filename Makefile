@@ -84,7 +84,9 @@ size: wasm
 typecheck: wasm
 	node_modules/.bin/tsc --noEmit -p crates/wasm/ts
 
+# The native CLI (debug) is the other side of the native/wasm differential.
 test-node: wasm
+	$(CARGO) build --locked -p tiergate-cli
 	$(NODE_TEST) tests/node/*.test.mjs
 
 test-browser: wasm browser-setup
