@@ -22,7 +22,7 @@ const runs = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--ou
 const child = `
 const { performance } = require("node:perf_hooks");
 const t0 = performance.now();
-const m = require(${JSON.stringify(join(root, "pkg", "node", "tiergate_wasm.js"))});
+const m = require(${JSON.stringify(process.env.TIERGATE_PKG_NODE ?? join(root, "pkg", "node", "tiergate_wasm.js"))});
 const t1 = performance.now();
 const e = new m.Engine();
 const t2 = performance.now();

@@ -9,8 +9,6 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, Input, MatchKind, StartKind};
-
 /// The longest code a pattern may hold; Read, CTV3, SNOMED CT and EMIS
 /// local codes are all far shorter.
 pub const MAX_CODE_LEN: usize = 64;
@@ -64,79 +62,78 @@ pub fn parse_pattern(raw: &str) -> Result<CodePattern, &'static str> {
 
 /// Matches codes against exact codes and prefix patterns, each carrying a
 /// value (a category or code-set index). Built once per policy.
+///
+/// A prefix pattern only matches at the start of a code and codes are at
+/// most [`MAX_CODE_LEN`] bytes, so the stems are a hash map too: a code is
+/// looked up once whole and once per prefix no longer than the longest stem.
+/// Building is a few hash inserts (no automaton), which keeps compiling a
+/// policy, once per isolate, cheap.
 #[derive(Debug, Clone, Default)]
 pub struct CodeMatcher {
     exact: HashMap<String, Vec<u16>>,
-    prefixes: Option<AhoCorasick>,
-    prefix_values: Vec<u16>,
+    prefixes: HashMap<String, Vec<u16>>,
+    /// The shortest and longest stem, in bytes (0 when there are none).
+    stem_lens: (usize, usize),
 }
 
 impl CodeMatcher {
     /// Builds a matcher. Patterns must already be valid.
     pub fn build(patterns: impl IntoIterator<Item = (CodePattern, u16)>) -> Self {
         let mut exact: HashMap<String, Vec<u16>> = HashMap::new();
-        let mut stems = Vec::new();
-        let mut prefix_values = Vec::new();
+        let mut prefixes: HashMap<String, Vec<u16>> = HashMap::new();
+        let mut stem_lens = (usize::MAX, 0);
         for (pattern, value) in patterns {
-            match pattern {
-                CodePattern::Exact(code) => {
-                    let values = exact.entry(code).or_default();
-                    if !values.contains(&value) {
-                        values.push(value);
-                    }
-                }
+            let (map, code) = match pattern {
+                CodePattern::Exact(code) => (&mut exact, code),
                 CodePattern::Prefix(stem) => {
-                    stems.push(stem);
-                    prefix_values.push(value);
+                    stem_lens = (stem_lens.0.min(stem.len()), stem_lens.1.max(stem.len()));
+                    (&mut prefixes, stem)
                 }
+            };
+            let values = map.entry(code).or_default();
+            if !values.contains(&value) {
+                values.push(value);
             }
         }
-        // A stem only matches at the start of a code: anchored searches for
-        // a yes/no answer, unanchored overlapping ones filtered to offset 0
-        // to list every matching stem (overlapping search cannot be anchored).
-        let prefixes = if stems.is_empty() {
-            None
-        } else {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .start_kind(StartKind::Both)
-                .build(&stems)
-                .ok()
-        };
+        if prefixes.is_empty() {
+            stem_lens = (0, 0);
+        }
         Self {
             exact,
             prefixes,
-            prefix_values,
+            stem_lens,
         }
     }
 
-    /// Whether the matcher failed to build its automaton even though it has
-    /// prefix patterns (the caller treats that as an invalid policy).
+    /// Whether the matcher failed to build. It cannot (there is no automaton
+    /// any more); kept so that policy checking keeps one shape.
     pub fn is_broken(&self) -> bool {
-        self.prefixes.is_none() && !self.prefix_values.is_empty()
+        false
     }
 
-    /// Adds the value of every pattern `code` matches to `out`.
+    /// The stems that are prefixes of `code`, shortest first.
+    fn stems_of<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a Vec<u16>> + 'a {
+        let (min, max) = self.stem_lens;
+        let lens = if self.prefixes.is_empty() {
+            1..1
+        } else {
+            min.max(1)..max.min(code.len()).saturating_add(1)
+        };
+        lens.filter_map(move |n| code.get(..n).and_then(|stem| self.prefixes.get(stem)))
+    }
+
+    /// Adds the value of every pattern `code` matches to `out`: exact codes
+    /// first, then stems from the shortest.
     pub fn matches_into(&self, code: &str, out: &mut Vec<u16>) {
         let code = normalise(code);
         if code.is_empty() {
             return;
         }
-        if let Some(values) = self.exact.get(code) {
+        let exact = self.exact.get(code).into_iter();
+        for values in exact.chain(self.stems_of(code)) {
             for v in values {
                 if !out.contains(v) {
                     out.push(*v);
-                }
-            }
-        }
-        if let Some(ac) = &self.prefixes {
-            if let Ok(iter) = ac.try_find_overlapping_iter(Input::new(code)) {
-                for m in iter.filter(|m| m.start() == 0) {
-                    if let Some(v) = self.prefix_values.get(m.pattern().as_usize()) {
-                        if !out.contains(v) {
-                            out.push(*v);
-                        }
-                    }
                 }
             }
         }
@@ -148,15 +145,7 @@ impl CodeMatcher {
         if code.is_empty() {
             return false;
         }
-        if self.exact.contains_key(code) {
-            return true;
-        }
-        self.prefixes.as_ref().is_some_and(|ac| {
-            ac.try_find(Input::new(code).anchored(Anchored::Yes))
-                .ok()
-                .flatten()
-                .is_some()
-        })
+        self.exact.contains_key(code) || self.stems_of(code).next().is_some()
     }
 }
 
@@ -207,5 +196,22 @@ mod tests {
         assert!(!m.is_match("X43C1"));
         assert!(!m.is_match("4"));
         assert!(!m.is_match("..."));
+        // Overlapping stems, duplicates and exact codes: every value once,
+        // exact first, then stems from the shortest.
+        let m = CodeMatcher::build([
+            (p("A98%"), 2),
+            (p("A9%"), 1),
+            (p("A981."), 4),
+            (p("A9%"), 3),
+            (p("A9812%"), 5),
+        ]);
+        let mut out = Vec::new();
+        m.matches_into("A9812", &mut out);
+        assert_eq!(out, vec![1, 3, 2, 5]);
+        out.clear();
+        m.matches_into("A981", &mut out);
+        assert_eq!(out, vec![4, 1, 3, 2]);
+        assert!(!m.is_match("A"));
+        assert!(!CodeMatcher::build([]).is_match("A9"));
     }
 }

@@ -93,7 +93,7 @@ pub use decide::{
     Classification, Decisions, EntryDecision, PlacementOut, Reason, Request, Summary, Verdict,
 };
 pub use error::{BreakGlassError, ConsentError, PolicyError, Problem, RedactError, ViewerError};
-pub use policy::{Content, Policy, Profile, ProxyScope, DEFAULT_POLICY_JSON};
+pub use policy::{Content, Policy, Profile, ProxyScope, DEFAULT_POLICY_HASH, DEFAULT_POLICY_JSON};
 pub use redact::{not_found_body, parse_record, Limits, Outcome, Redacted};
 pub use segment::{Placement, Segment};
 pub use viewer::{ActiveBreakGlass, BreakGlass, Training, Viewer};

@@ -19,6 +19,13 @@ use crate::terms::TermMatcher;
 /// The default policy: the iLINKS framework as published.
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 
+/// The content hash of [`DEFAULT_POLICY_JSON`], fixed here so that building
+/// the default policy (once per isolate, on the start-up path) need not
+/// canonicalise and hash the whole document. A test recomputes it; when the
+/// default policy changes, that test prints the new value.
+pub const DEFAULT_POLICY_HASH: &str =
+    "sha256:4f460742929109f71ee7165ae0d9abfafa114c8664cb350996ea0a05c6a112ca";
+
 /// A role or service profile, compiled: the highest tier per segment.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -177,23 +184,36 @@ pub(crate) struct Hl7Rules {
 impl Policy {
     /// Compiles the embedded default policy.
     pub fn default_policy() -> Result<Self, PolicyError> {
-        Self::from_json(DEFAULT_POLICY_JSON.as_bytes())
+        // The hash is fixed at build time; the document goes through the
+        // same deserialiser as any policy (a second instantiation, straight
+        // from text, would cost more module size than it saves time).
+        Self::compile_value(
+            Self::parse(DEFAULT_POLICY_JSON.as_bytes())?,
+            DEFAULT_POLICY_HASH.to_owned(),
+        )
     }
 
     /// Parses, validates and compiles a policy document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| PolicyError {
+        Self::from_value(Self::parse(bytes)?)
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Value, PolicyError> {
+        serde_json::from_slice(bytes).map_err(|e| PolicyError {
             problems: vec![Problem::new(
                 "",
                 format!("not valid JSON at line {}, column {}", e.line(), e.column()),
             )],
-        })?;
-        Self::from_value(value)
+        })
     }
 
     /// Validates and compiles a parsed policy document.
     pub fn from_value(value: Value) -> Result<Self, PolicyError> {
         let hash = content_hash(&value);
+        Self::compile_value(value, hash)
+    }
+
+    fn compile_value(value: Value, hash: String) -> Result<Self, PolicyError> {
         let document: PolicyDocument =
             serde_path_to_error::deserialize(&value).map_err(|e| PolicyError {
                 problems: vec![Problem::new(
@@ -1141,4 +1161,31 @@ fn subsumes(earlier: &MatchDef, later: &MatchDef) -> bool {
         && covers(&earlier.tags, &later.tags)
         && covers(&earlier.statuses, &later.statuses)
         && covers(&earlier.elements, &later.elements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_hash_is_the_hash_of_the_embedded_document() {
+        let value: Value = serde_json::from_str(DEFAULT_POLICY_JSON).unwrap();
+        let hash = content_hash(&value);
+        assert_eq!(
+            DEFAULT_POLICY_HASH, hash,
+            "the default policy changed: set DEFAULT_POLICY_HASH to {hash:?}"
+        );
+    }
+
+    #[test]
+    fn the_fast_default_path_compiles_what_the_checked_path_compiles() {
+        let fast = Policy::default_policy().unwrap();
+        let checked = Policy::from_json(DEFAULT_POLICY_JSON.as_bytes()).unwrap();
+        assert_eq!(fast.hash(), checked.hash());
+        assert_eq!(
+            serde_json::to_value(fast.document()).unwrap(),
+            serde_json::to_value(checked.document()).unwrap()
+        );
+        assert_eq!(format!("{fast:?}").len(), format!("{checked:?}").len());
+    }
 }
