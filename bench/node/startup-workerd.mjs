@@ -1,0 +1,89 @@
+// Start-up of the engine in workerd (Miniflare, on this machine): for each
+// run a fresh Miniflare (a fresh isolate, the .wasm compiled ahead of time as
+// workerd does), then, timed from outside because a worker's clock stands
+// still while it computes: the first request, which instantiates the module
+// and builds `new Engine()` (bench/node/startup-worker.mjs), less the median
+// of no-op requests; and N more Engines in one request.
+//
+//   node bench/node/startup-workerd.mjs [runs=7] [--append bench/results/startup.md]
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+import { Miniflare } from "miniflare";
+
+import { median, quantile, root as repoRoot } from "./lib.mjs";
+
+// TIERGATE_BENCH_ROOT: another checkout (with its own pkg/web and this worker) to compare against.
+const root = process.env.TIERGATE_BENCH_ROOT ?? repoRoot;
+
+const args = process.argv.slice(2);
+const appendAt = args.indexOf("--append");
+const append = appendAt >= 0 ? args[appendAt + 1] : null;
+const runs = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--append") ?? 7);
+const N = 10;
+
+async function timed(mf, path) {
+  const t = performance.now();
+  const res = await mf.dispatchFetch(`http://bench.test${path}`);
+  await res.text();
+  if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+  return performance.now() - t;
+}
+
+const first = [];
+const warm = [];
+const noops = [];
+for (let r = 0; r < runs; r += 1) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(root, "bench", "node", "startup-worker.mjs"),
+    modulesRoot: root,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-26",
+    host: "127.0.0.1",
+    cf: false,
+  });
+  try {
+    await mf.ready;
+    for (let i = 0; i < 3; i += 1) await timed(mf, "/noop");
+    const init = await timed(mf, "/init");
+    const base = [];
+    for (let i = 0; i < 7; i += 1) base.push(await timed(mf, "/noop"));
+    const noop = median(base);
+    noops.push(noop);
+    first.push(init - noop);
+    warm.push(((await timed(mf, `/engine?n=${N}`)) - noop) / N);
+  } finally {
+    await mf.dispose();
+  }
+}
+
+const row = (label, v) => `| ${label} | ${median(v).toFixed(1)} ms | ${Math.min(...v).toFixed(1)} ms | ${quantile(v, 0.9).toFixed(1)} ms |`;
+const lines = [
+  "| phase | median | min | p90 |",
+  "| --- | ---: | ---: | ---: |",
+  row("**first request: `initSync` + first `new Engine()`** (less a no-op request)", first),
+  row(`\`new Engine()\` once warm (${N} in one request)`, warm),
+  row("a no-op request through Miniflare (subtracted above)", noops),
+];
+console.log(`workerd via Miniflare, ${runs} fresh instances`);
+console.log(lines.join("\n"));
+if (append) {
+  appendFileSync(
+    append,
+    [
+      "",
+      "## workerd",
+      "",
+      `Miniflare (workerd) on this machine, \`pkg/web\` imported as a compiled module and instantiated with \`initSync\` (bench/node/startup-worker.mjs), ${runs} fresh instances. A worker's clock does not advance while it computes, so requests are timed from outside and a no-op request's time is subtracted. Module compilation happens when workerd loads the worker (as on the edge) and is not counted.`,
+      "",
+      ...lines,
+      "",
+    ].join("\n"),
+  );
+  console.error(`appended to ${append}`);
+}

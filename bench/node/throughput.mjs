@@ -1,0 +1,117 @@
+// Redaction throughput in wasm under Node: MB/s of record in for
+// `engine.redact` (pkg/node) over the corpus Synthea and GP Connect bundles,
+// for a GP (1b) and an admin (5) viewer with full consent, against the JS
+// floor measured in the same run: `JSON.parse` + `JSON.stringify` of the
+// same bytes (decoded from UTF-8 first, as redact decodes them).
+//
+//   node bench/node/throughput.mjs [--seconds 2] [--out bench/results/wasm-node.md]
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+import { machine, median, quantile, root } from "./lib.mjs";
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const seconds = Number(opt("--seconds", "2"));
+const out = opt("--out", null);
+
+const require = createRequire(import.meta.url);
+const { Engine } = require(process.env.TIERGATE_PKG_NODE ?? join(root, "pkg", "node", "tiergate_wasm.js"));
+const engine = new Engine();
+
+// The same records, viewers and consent as bench/benches/redact.rs.
+const records = [
+  ["synthea", ["Russel238", "Ellis535", "Curt84_Legros616", "Curt84_Volkman526"]],
+  ["gpconnect", ["meds_response", "pathology_response1", "consultations_response1"]],
+].flatMap(([dir, names]) =>
+  names.map((name) => {
+    const file = readdirSync(join(root, "tests", "corpus", dir)).find((f) => f.startsWith(name));
+    return { name: `${dir}/${name}`, bytes: new Uint8Array(readFileSync(join(root, "tests", "corpus", dir, file))) };
+  }),
+);
+const viewer = (profile) => ({
+  user_id: "bench", organisation: "RVY", profile, purpose: "direct-care", training: { expires: "2099-01-01" },
+});
+const consent = {
+  directives: [{ id: "c", kind: "permit", recorded: "2026-01-01", actors: { organisations: ["RVY"] } }],
+};
+const now = "2026-11-25T12:00:00Z";
+
+/** Median and p90 time per call (ms) after a warm-up of a third of the budget. */
+function measure(fn) {
+  const warmUntil = performance.now() + (seconds * 1000) / 3;
+  while (performance.now() < warmUntil) fn();
+  const times = [];
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until || times.length < 5) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  return { p50: median(times), p90: quantile(times, 0.9), n: times.length };
+}
+
+const decoder = new TextDecoder();
+const rows = [];
+for (const { name, bytes } of records) {
+  const floor = measure(() => JSON.stringify(JSON.parse(decoder.decode(bytes))));
+  const row = { name, size: bytes.length, floor };
+  for (const profile of ["1b", "5"]) {
+    const v = viewer(profile);
+    let outcome;
+    try {
+      outcome = engine.redact(bytes, v, consent, now, "primary_care").outcome;
+      row[profile] = measure(() => engine.redact(bytes, v, consent, now, "primary_care"));
+      row[profile].outcome = outcome;
+    } catch (e) {
+      row[profile] = { error: `${e.name}: ${e.message}` };
+    }
+  }
+  rows.push(row);
+  console.error(`${name}: done`);
+}
+
+const mbps = (size, ms) => size / 1e6 / (ms / 1e3);
+const fmtSize = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${Math.round(n / 1e3)} KB`);
+const cell = (row, p) => {
+  const r = row[p];
+  if (!r || r.error) return "- | -";
+  const m = mbps(row.size, r.p50);
+  return `${m.toFixed(0)} | ${(m / mbps(row.size, row.floor.p50)).toFixed(2)}`;
+};
+const table = [
+  "| record | size | JS floor MB/s | redact GP (1b) MB/s | ratio | redact admin (5) MB/s | ratio |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...rows.map((r) => `| ${r.name} | ${fmtSize(r.size)} | ${mbps(r.size, r.floor.p50).toFixed(0)} | ${cell(r, "1b")} | ${cell(r, "5")} |`),
+];
+const ratios = (p) => rows.filter((r) => r[p]?.p50).map((r) => mbps(r.size, r[p].p50) / mbps(r.size, r.floor.p50));
+const summary = ["1b", "5"].map((p) => {
+  const r = ratios(p);
+  return `Profile ${p}: redaction in wasm runs at ${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)}x the JS floor's throughput (${Math.max(...r) < 1 ? "slower than" : Math.min(...r) >= 1 ? "at or above" : "either side of"} the floor).`;
+});
+const errors = rows.flatMap((r) => ["1b", "5"].filter((p) => r[p]?.error).map((p) => `${r.name} (${p}): ${r[p].error}`));
+console.log([...table, "", ...summary, ...errors].join("\n"));
+
+if (out) {
+  writeFileSync(
+    out,
+    [
+      "# Redaction throughput in wasm under Node (generated)",
+      "",
+      "Written by `node bench/node/throughput.mjs --out ...` (`make bench`); do not edit by hand.",
+      "",
+      machine(),
+      "",
+      `\`engine.redact(bytes, viewer, consent, now, "primary_care")\` on \`pkg/node\` as \`make wasm\` builds it (size-tuned: \`opt-level = "z"\`, \`wasm-opt -Oz\`), record passed as a \`Uint8Array\`, body returned as a string; full consent for RVY, as the native benchmark. JS floor: \`JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)))\` in the same run. Median time per call over ${seconds} s after ${(seconds / 3).toFixed(1)} s of warm-up; MB/s is 10^6 bytes of record in per second. **ratio** = redaction MB/s ÷ floor MB/s (above 1: faster than the floor).`,
+      "",
+      ...table,
+      "",
+      ...summary,
+      ...(errors.length ? ["", "Errors:", ...errors.map((e) => `- ${e}`)] : []),
+      "",
+    ].join("\n"),
+  );
+  console.error(`wrote ${out}`);
+}
