@@ -5,7 +5,7 @@
 //! policy finds every term, case-insensitively, as whole words: `hiv` is
 //! found in "HIV viral load" and "(HIV)" but not in "archive".
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// A compiled term list; each term carries a category index.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,11 @@ impl TermMatcher {
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // A contiguous NFA, not the DFA the builder picks for under 100
+            // patterns: built once per isolate, on the start-up path, where
+            // the DFA's table cost about 9 ms of a 46 ms first Engine in
+            // Node; scanning with it measured 0-8% slower (bench/results).
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&patterns)
             .ok()?;
         Some(Self {
