@@ -64,7 +64,7 @@ console.log(lines.join("\n"));
 
 if (out) {
   const md = [
-    "# Start-up in Node (generated)",
+    "# Start-up in Node and workerd (generated)",
     "",
     "Written by `node bench/node/startup.mjs --out ...` (`make bench`); do not edit by hand.",
     "",

@@ -1,7 +1,7 @@
 //! `make bench`'s native half: runs the criterion benchmarks with short
 //! settings, reads criterion's estimates and writes `results/native.md`
-//! (redaction MB/s against the serde_json floor, and the audit scan) with
-//! the machine it ran on.
+//! (redaction MB/s against the serde_json floor, the audit scan and policy
+//! start-up) with the machine it ran on.
 //!
 //! ```text
 //! cargo run --release --manifest-path bench/Cargo.toml --bin report            # run, then write
@@ -57,7 +57,7 @@ fn main() -> Result<(), Error> {
             .arg("bench")
             .arg("--manifest-path")
             .arg(bench_dir.join("Cargo.toml"))
-            .args(["--bench", "redact", "--bench", "audit", "--"])
+            .args(["--bench", "redact", "--bench", "audit", "--bench", "startup", "--"])
             .args(CRITERION_ARGS)
             .status()?;
         if !status.success() {
@@ -86,6 +86,7 @@ fn main() -> Result<(), Error> {
     )?;
     out.push_str(&redaction_table(&estimates));
     out.push_str(&audit_table(&estimates));
+    out.push_str(&startup_table(&estimates));
 
     let path = bench_dir.join("results/native.md");
     std::fs::write(&path, &out)?;
@@ -278,6 +279,30 @@ fn audit_table(all: &[Estimate]) -> String {
             _ => "-".to_owned(),
         };
         let _ = writeln!(s, "| {} | {:.0} ms | {rate} |", e.function, e.median / 1e6);
+    }
+    s.push('\n');
+    s
+}
+
+fn startup_table(all: &[Estimate]) -> String {
+    let mut items: Vec<&Estimate> = all.iter().filter(|e| e.group == "startup").collect();
+    if items.is_empty() {
+        return String::new();
+    }
+    items.sort_by(|a, b| a.function.cmp(&b.function));
+    let mut s = String::from(
+        "## Start-up (native)\n\nCompiling the embedded default policy once, and two pieces of what `Policy::from_json` does for any other policy. The wasm figures are in `startup.md`.\n\n",
+    );
+    s.push_str("| benchmark | median | 95% interval |\n| --- | ---: | ---: |\n");
+    for e in items {
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} µs | {:.0}-{:.0} µs |",
+            e.function,
+            e.median / 1e3,
+            e.low / 1e3,
+            e.high / 1e3
+        );
     }
     s.push('\n');
     s
