@@ -10,9 +10,11 @@
 //! NDJSON parsing (as `tiergate audit scan` does it) on 100,000 lines.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use time::{Duration, OffsetDateTime};
-use tiergate_core::audit::{AuditEvent, BreakGlassUse, Relationship, RelationshipKind, RequestKind, Scanner};
+use tiergate_core::audit::{
+    AuditEvent, BreakGlassUse, Relationship, RelationshipKind, RequestKind, Scanner,
+};
 use tiergate_core::Policy;
+use time::{Duration, OffsetDateTime};
 
 const POOL: usize = 100_000;
 const PASSES: usize = 10;
@@ -43,16 +45,25 @@ fn pool() -> Vec<AuditEvent> {
         let step = i64::try_from(i).unwrap() * STEP;
         let time: OffsetDateTime = start + Duration::seconds(step);
         // One user in a thousand events is the one who spikes on day 5.
-        let u = if (70_000..70_600).contains(&i) { 42 } else { rng.below(5000) };
+        let u = if (70_000..70_600).contains(&i) {
+            42
+        } else {
+            rng.below(5000)
+        };
         let withheld = if rng.below(20) == 0 {
-            [("no_consent".to_owned(), 1 + rng.below(3))].into_iter().collect()
+            [("no_consent".to_owned(), 1 + rng.below(3))]
+                .into_iter()
+                .collect()
         } else {
             Default::default()
         };
         let relationships = if rng.below(50) == 0 {
             Some(Vec::new())
         } else {
-            Some(vec![Relationship { kind: RelationshipKind::Encounter, time: start - Duration::days(30) }])
+            Some(vec![Relationship {
+                kind: RelationshipKind::Encounter,
+                time: start - Duration::days(30),
+            }])
         };
         let kind = match rng.below(10) {
             0..=5 => RequestKind::Read,
@@ -76,10 +87,16 @@ fn pool() -> Vec<AuditEvent> {
             segments: vec!["summary-2".into()],
             returned: rng.below(40),
             withheld,
-            break_glass: (rng.below(1000) == 0).then(|| BreakGlassUse { reason: "unconscious".into() }),
+            break_glass: (rng.below(1000) == 0).then(|| BreakGlassUse {
+                reason: "unconscious".into(),
+            }),
             policy: "sha256:bench".into(),
             relationships,
-            opted_out: if rng.below(500) == 0 { vec!["summary".into()] } else { Vec::new() },
+            opted_out: if rng.below(500) == 0 {
+                vec!["summary".into()]
+            } else {
+                Vec::new()
+            },
         });
     }
     out
@@ -147,7 +164,10 @@ fn bench(c: &mut Criterion) {
     for a in &alerts {
         *by_rule.entry(a.rule.clone()).or_insert(0usize) += 1;
     }
-    eprintln!("alerts over {} events: {by_rule:?}; peak users tracked {peak}", POOL * PASSES);
+    eprintln!(
+        "alerts over {} events: {by_rule:?}; peak users tracked {peak}",
+        POOL * PASSES
+    );
 }
 
 criterion_group!(benches, bench);

@@ -9,8 +9,23 @@ use tiergate_core::{Limits, Policy, Request};
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for (dir, names) in [
-        ("synthea", vec!["Russel238", "Ellis535", "Curt84_Legros616", "Curt84_Volkman526"]),
-        ("gpconnect", vec!["consultations_response1", "pathology_response1", "meds_response"]),
+        (
+            "synthea",
+            vec![
+                "Russel238",
+                "Ellis535",
+                "Curt84_Legros616",
+                "Curt84_Volkman526",
+            ],
+        ),
+        (
+            "gpconnect",
+            vec![
+                "consultations_response1",
+                "pathology_response1",
+                "meds_response",
+            ],
+        ),
     ] {
         for name in names {
             let path = std::fs::read_dir(corpus(dir))
@@ -40,7 +55,12 @@ fn bench(c: &mut Criterion) {
         });
         for profile in ["1b", "5"] {
             let v = viewer(profile);
-            let request = Request { viewer: &v, consent: &consent, now, default_setting: Some("primary_care") };
+            let request = Request {
+                viewer: &v,
+                consent: &consent,
+                now,
+                default_setting: Some("primary_care"),
+            };
             group.bench_with_input(BenchmarkId::new("redact", profile), &bytes, |b, bytes| {
                 b.iter(|| policy.redact(bytes, &request, Limits::default()).unwrap())
             });

@@ -8,7 +8,9 @@ use tiergate_core::{canonical, Policy, DEFAULT_POLICY_JSON};
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("startup");
     group.sample_size(20);
-    group.bench_function("Policy::default_policy", |b| b.iter(|| Policy::default_policy().unwrap()));
+    group.bench_function("Policy::default_policy", |b| {
+        b.iter(|| Policy::default_policy().unwrap())
+    });
     group.bench_function("Policy::from_json (default policy text)", |b| {
         b.iter(|| Policy::from_json(DEFAULT_POLICY_JSON.as_bytes()).unwrap())
     });

@@ -57,7 +57,9 @@ fn main() -> Result<(), Error> {
             .arg("bench")
             .arg("--manifest-path")
             .arg(bench_dir.join("Cargo.toml"))
-            .args(["--bench", "redact", "--bench", "audit", "--bench", "startup", "--"])
+            .args([
+                "--bench", "redact", "--bench", "audit", "--bench", "startup", "--",
+            ])
             .args(CRITERION_ARGS)
             .status()?;
         if !status.success() {
@@ -78,7 +80,7 @@ fn main() -> Result<(), Error> {
         out,
         "Written by `make bench` (`bench/src/bin/report.rs`) from criterion's estimates; do not edit by hand.\n"
     )?;
-    out.push_str(&machine(&load_before));
+    out.push_str(&tiergate_bench::machine(&load_before));
     writeln!(
         out,
         "Settings: `cargo bench -- {}`, bench profile (release settings). Times are criterion's median per iteration; throughput is record bytes in per second, in MB/s (10^6 bytes). The machine is shared with other work (browser tests, builds), so treat single figures as ±10-15%: the ratio, measured in the same run, is steadier than either side.\n",
@@ -100,7 +102,9 @@ fn read_estimates(dir: &Path, since: Option<SystemTime>) -> Result<Vec<Estimate>
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
@@ -119,7 +123,9 @@ fn read_estimates(dir: &Path, since: Option<SystemTime>) -> Result<Vec<Estimate>
 
 fn read_one(new_dir: &Path, since: Option<SystemTime>) -> Result<Option<Estimate>, Error> {
     let est_path = new_dir.join("estimates.json");
-    let Ok(meta) = std::fs::metadata(&est_path) else { return Ok(None) };
+    let Ok(meta) = std::fs::metadata(&est_path) else {
+        return Ok(None);
+    };
     if let Some(since) = since {
         if meta.modified()? < since {
             return Ok(None);
@@ -128,13 +134,20 @@ fn read_one(new_dir: &Path, since: Option<SystemTime>) -> Result<Option<Estimate
     let est: Value = serde_json::from_slice(&std::fs::read(&est_path)?)?;
     let bench: Value = serde_json::from_slice(&std::fs::read(new_dir.join("benchmark.json"))?)?;
     let median = &est["median"];
-    let num = |v: &Value| v.as_f64().ok_or_else(|| format!("bad estimate in {}", est_path.display()));
+    let num = |v: &Value| {
+        v.as_f64()
+            .ok_or_else(|| format!("bad estimate in {}", est_path.display()))
+    };
     let per_iter = match &bench["throughput"] {
         Value::Object(t) => t
             .get("Bytes")
             .and_then(Value::as_u64)
             .map(|n| (true, n))
-            .or_else(|| t.get("Elements").and_then(Value::as_u64).map(|n| (false, n))),
+            .or_else(|| {
+                t.get("Elements")
+                    .and_then(Value::as_u64)
+                    .map(|n| (false, n))
+            }),
         _ => None,
     };
     Ok(Some(Estimate {
@@ -146,51 +159,6 @@ fn read_one(new_dir: &Path, since: Option<SystemTime>) -> Result<Option<Estimate
         low: num(&median["confidence_interval"]["lower_bound"])?,
         high: num(&median["confidence_interval"]["upper_bound"])?,
     }))
-}
-
-/// CPU model, cores, memory, rustc, date and load, as a short paragraph.
-fn machine(load_before: &str) -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_owned()))
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let mem_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0 / 1024.0);
-    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
-        .arg("-V")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| "rustc (unknown)".to_owned());
-    let now = time::OffsetDateTime::now_utc();
-    let load = |s: &str| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "Machine: {model}, {cores} cores available ({}), {}, {} {:02}:{:02} UTC. ",
-        std::env::consts::ARCH,
-        mem_gib.map(|g| format!("{g:.0} GiB")).map_or(rustc.clone(), |m| format!("{m}, {rustc}")),
-        now.date(),
-        now.hour(),
-        now.minute(),
-    );
-    let _ = writeln!(
-        s,
-        "Load average (1, 5, 15 min) before the run: {}; after: {}.\n",
-        load(load_before),
-        load(&load_after)
-    );
-    s
 }
 
 fn mbps(bytes: u64, ns: f64) -> f64 {
@@ -214,8 +182,12 @@ fn redaction_table(all: &[Estimate]) -> String {
     let mut rows = Vec::new();
     let mut ratios: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (group, items) in &groups {
-        let Some(floor) = items.iter().find(|e| e.function == FLOOR) else { continue };
-        let Some((true, bytes)) = floor.per_iter else { continue };
+        let Some(floor) = items.iter().find(|e| e.function == FLOOR) else {
+            continue;
+        };
+        let Some((true, bytes)) = floor.per_iter else {
+            continue;
+        };
         let floor_mbps = mbps(bytes, floor.median);
         let mut row = format!("| {group} | {} | {floor_mbps:.0} |", size(bytes));
         for profile in ["1b", "5"] {
@@ -258,7 +230,13 @@ fn redaction_table(all: &[Estimate]) -> String {
     for (profile, r) in &ratios {
         let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = r.iter().copied().fold(0.0, f64::max);
-        let verdict = if hi < 1.0 { "slower than the floor" } else if lo >= 1.0 { "at or above the floor" } else { "either side of the floor" };
+        let verdict = if hi < 1.0 {
+            "slower than the floor"
+        } else if lo >= 1.0 {
+            "at or above the floor"
+        } else {
+            "either side of the floor"
+        };
         let _ = writeln!(s, "Profile {profile}: redaction runs at {lo:.2}-{hi:.2}x the floor's throughput ({verdict}).");
     }
     s.push('\n');
@@ -271,7 +249,9 @@ fn audit_table(all: &[Estimate]) -> String {
         return String::new();
     }
     items.sort_by(|a, b| a.function.cmp(&b.function));
-    let mut s = String::from("## Audit scan\n\nSee `results/2026-11-25-audit.md` for the stream and the rules.\n\n");
+    let mut s = String::from(
+        "## Audit scan\n\nSee `results/2026-11-25-audit.md` for the stream and the rules.\n\n",
+    );
     s.push_str("| benchmark | time | events/s |\n| --- | ---: | ---: |\n");
     for e in items {
         let rate = match e.per_iter {

@@ -93,6 +93,8 @@ pub use decide::{
     Classification, Decisions, EntryDecision, PlacementOut, Reason, Request, Summary, Verdict,
 };
 pub use error::{BreakGlassError, ConsentError, PolicyError, Problem, RedactError, ViewerError};
+#[doc(hidden)]
+pub use policy::EntryDecider;
 pub use policy::{Content, Policy, Profile, ProxyScope, DEFAULT_POLICY_HASH, DEFAULT_POLICY_JSON};
 pub use redact::{not_found_body, parse_record, Limits, Outcome, Redacted};
 pub use segment::{Placement, Segment};

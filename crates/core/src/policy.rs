@@ -1143,6 +1143,96 @@ impl Compiler {
     }
 }
 
+/// The per-entry decision alone, for benchmarks: one request's context is
+/// built once, then each call decides an entry whose classification is
+/// already known (its content lines and exclusion categories), with the
+/// rules `Policy::decide` applies after classifying: request-level blocks,
+/// exclusions and their lifts, tiers, consent and break glass. Not a
+/// redaction API: security labels, proxies, own-organisation pass-through,
+/// contained and supporting entries are not considered.
+#[doc(hidden)]
+pub struct EntryDecider<'r> {
+    policy: &'r Policy,
+    ctx: crate::decide::Ctx<'r>,
+    exclusions_apply: bool,
+}
+
+impl Policy {
+    /// See [`EntryDecider`].
+    #[doc(hidden)]
+    pub fn entry_decider<'r>(
+        &'r self,
+        request: &'r crate::decide::Request<'r>,
+    ) -> Result<EntryDecider<'r>, crate::error::RedactError> {
+        let (ctx, _) = self.context(request)?;
+        let exclusions_apply = self
+            .profile(&request.viewer.profile)
+            .is_some_and(|p| p.properties.exclusions_apply);
+        Ok(EntryDecider {
+            policy: self,
+            ctx,
+            exclusions_apply,
+        })
+    }
+}
+
+impl std::fmt::Debug for EntryDecider<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryDecider")
+            .field("policy", &self.policy.hash)
+            .field("exclusions_apply", &self.exclusions_apply)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntryDecider<'_> {
+    /// Decides one entry placed by content lines `content` (indices into
+    /// [`Policy::content`]) carrying exclusion categories `categories`
+    /// (indices into [`Policy::exclusion_categories`]).
+    pub fn decide(
+        &self,
+        content: &[usize],
+        categories: &[u16],
+        reference: Option<&str>,
+    ) -> crate::decide::EntryDecision {
+        let policy = self.policy;
+        let mut d = crate::decide::blank(0);
+        if let Some(reason) = &self.ctx.blocked {
+            d.reasons.push(reason.clone());
+            return d;
+        }
+        let placements: Vec<Placement> = content
+            .iter()
+            .filter_map(|c| policy.content.get(*c))
+            .map(|c| c.placement)
+            .collect();
+        let categories = if self.exclusions_apply {
+            categories
+        } else {
+            &[]
+        };
+        let key = crate::consent::EntryKey {
+            reference,
+            full_url: None,
+            content,
+            categories,
+        };
+        let unlifted = policy.unlifted(categories, &placements, key, &self.ctx);
+        if !unlifted.is_empty() {
+            d.reasons = unlifted
+                .iter()
+                .filter_map(|c| policy.categories.get(usize::from(*c)))
+                .map(|c| crate::decide::Reason::ExcludedCategory(c.clone()))
+                .collect();
+            d.reasons.sort();
+            d.reasons.dedup();
+            return d;
+        }
+        policy.grant(&mut d, &placements, key, &self.ctx);
+        d
+    }
+}
+
 /// Whether every entry `later` can match is matched by `earlier`.
 fn subsumes(earlier: &MatchDef, later: &MatchDef) -> bool {
     fn covers(e: &[String], l: &[String]) -> bool {
