@@ -58,7 +58,8 @@ fn main() -> Result<(), Error> {
             .arg("--manifest-path")
             .arg(bench_dir.join("Cargo.toml"))
             .args([
-                "--bench", "redact", "--bench", "audit", "--bench", "startup", "--",
+                "--bench", "redact", "--bench", "audit", "--bench", "startup", "--bench",
+                "decision", "--",
             ])
             .args(CRITERION_ARGS)
             .status()?;
