@@ -6,7 +6,9 @@
 //!
 //! The Cedar policies are generated from the compiled default policy: one
 //! `permit` per segment (tier within the viewer's grant, and consent, or no
-//! consent needed), one `forbid` for an opt-out, and one `forbid` per
+//! consent needed, or break glass where consent is silent), one `forbid` for
+//! an opt-out (the default policy's break glass does not override one), and
+//! one `forbid` per
 //! exclusion category unless a lift covers it (the default policy's one
 //! lift: Diagnostics tier 3, with consent). Both engines see the same
 //! cases; the run checks they agree on every one before timing.
@@ -23,14 +25,25 @@ use cedar_policy::{
     Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request as CedarRequest,
 };
 use serde_json::json;
-use tiergate_bench::{consent, viewer};
-use tiergate_core::{ConsentSet, Policy, Request, Verdict};
+use tiergate_bench::consent;
+use tiergate_core::{ConsentSet, Policy, Request, Verdict, Viewer};
 
 const ROUNDS: usize = 2_000;
+
+/// (consent, break glass): RVY's consent for everything, none, or an
+/// opt-out of everything; with and without break glass.
+const SCENARIOS: [(&str, bool); 5] = [
+    ("permit", false),
+    ("silent", false),
+    ("deny", false),
+    ("silent", true),
+    ("deny", true),
+];
 
 struct Case {
     profile: &'static str,
     consent: &'static str,
+    break_glass: bool,
     content: usize,
     categories: Vec<u16>,
     cedar_entities: Entities,
@@ -42,7 +55,7 @@ fn cedar_policies(policy: &Policy) -> String {
     for s in policy.segments() {
         let _ = writeln!(
             text,
-            "permit(principal, action == Action::\"view\", resource) when {{ resource.segment == \"{0}\" && resource.tier <= principal.{0} && (context.consent == \"permit\" || !principal.consent_required) }};",
+            "permit(principal, action == Action::\"view\", resource) when {{ resource.segment == \"{0}\" && resource.tier <= principal.{0} && (context.consent == \"permit\" || !principal.consent_required || (context.consent == \"silent\" && context.break_glass)) }};",
             s.id
         );
     }
@@ -67,6 +80,13 @@ fn main() {
         .unwrap()
         .compile(&policy)
         .unwrap();
+    let deny = ConsentSet::from_json(
+        br#"{"directives":[{"id":"d","kind":"deny","recorded":"2026-01-01","actors":{"organisations":["RVY"]}}]}"#,
+        &policy,
+    )
+    .unwrap()
+    .compile(&policy)
+    .unwrap();
     let categories = policy.exclusion_categories().to_vec();
 
     let mut cases = Vec::new();
@@ -84,7 +104,7 @@ fn main() {
             "exclusions_apply".into(),
             json!(p.properties.exclusions_apply),
         );
-        for consent_kind in ["permit", "silent"] {
+        for (consent_kind, break_glass) in SCENARIOS {
             for (ci, c) in policy.content().iter().enumerate() {
                 for cats in [vec![], vec![0u16], vec![2u16, 5u16]] {
                     let names: Vec<&str> = cats
@@ -102,8 +122,11 @@ fn main() {
                         None,
                     )
                     .unwrap();
-                    let context =
-                        Context::from_json_value(json!({"consent": consent_kind}), None).unwrap();
+                    let context = Context::from_json_value(
+                        json!({"consent": consent_kind, "break_glass": break_glass}),
+                        None,
+                    )
+                    .unwrap();
                     let request = CedarRequest::new(
                         EntityUid::from_str(r#"Viewer::"u""#).unwrap(),
                         EntityUid::from_str(r#"Action::"view""#).unwrap(),
@@ -115,6 +138,7 @@ fn main() {
                     cases.push(Case {
                         profile,
                         consent: consent_kind,
+                        break_glass,
                         content: ci,
                         categories: cats,
                         cedar_entities: entities,
@@ -127,34 +151,49 @@ fn main() {
 
     // Agreement, and one decider per (profile, consent): built once, as a
     // request's context is.
-    let viewers: Vec<_> = ["1b", "5"].iter().map(|p| (*p, viewer(p))).collect();
-    let requests: Vec<(&str, &str, Request<'_>)> = viewers
+    let viewers: Vec<_> = ["1b", "5"]
         .iter()
-        .flat_map(|(p, v)| {
-            [("permit", &full), ("silent", &none)].map(|(k, c)| {
-                (
-                    *p,
-                    k,
-                    Request {
-                        viewer: v,
-                        consent: c,
-                        now,
-                        default_setting: None,
-                    },
-                )
+        .flat_map(|p| {
+            [false, true].map(|bg| {
+                let text = format!(
+                    r#"{{"user_id":"bench","organisation":"RVY","profile":"{p}","purpose":"direct-care","training":{{"expires":"2099-01-01"}}{}}}"#,
+                    if bg { r#","break_glass":{"reason":"unconscious","started":"2026-11-25T11:30:00Z"}"# } else { "" }
+                );
+                (*p, bg, Viewer::from_json(text.as_bytes()).unwrap())
             })
         })
         .collect();
+    let mut requests: Vec<(&str, &str, bool, Request<'_>)> = Vec::new();
+    for (p, bg, v) in &viewers {
+        for (k, b) in SCENARIOS.iter().filter(|(_, b)| b == bg) {
+            let consent = match *k {
+                "permit" => &full,
+                "deny" => &deny,
+                _ => &none,
+            };
+            requests.push((
+                *p,
+                *k,
+                *b,
+                Request {
+                    viewer: v,
+                    consent,
+                    now,
+                    default_setting: None,
+                },
+            ));
+        }
+    }
     let deciders: Vec<_> = requests
         .iter()
-        .map(|(p, k, r)| (*p, *k, policy.entry_decider(r).unwrap()))
+        .map(|(p, k, b, r)| (*p, *k, *b, policy.entry_decider(r).unwrap()))
         .collect();
     let decider_of = |case: &Case| {
         &deciders
             .iter()
-            .find(|(p, k, _)| *p == case.profile && *k == case.consent)
+            .find(|(p, k, b, _)| *p == case.profile && *k == case.consent && *b == case.break_glass)
             .unwrap()
-            .2
+            .3
     };
     let mut allowed = 0;
     for case in &cases {
@@ -169,9 +208,10 @@ fn main() {
         assert_eq!(
             ours,
             theirs,
-            "disagree: profile {} consent {} content {} categories {:?}",
+            "disagree: profile {} consent {} break glass {} content {} categories {:?}",
             case.profile,
             case.consent,
+            case.break_glass,
             policy.content()[case.content].id,
             case.categories
         );
@@ -229,7 +269,7 @@ fn main() {
     md.push_str(&tiergate_bench::machine(&load_before));
     let _ = writeln!(
         md,
-        "Cases: {} (profiles 1b and 5; consent permit for RVY or none; each of the default policy's {} content lines; no exclusion category, `hiv_aids`, or two others), {} allowed; both engines agree on every case (checked before timing). {ROUNDS} rounds over all cases, engines alternating first. p50/p99: each call timed on its own (includes about 20-30 ns of `Instant` overhead); mean: whole passes divided by calls. Cedar `{}`, `is_authorized` with the policy set parsed once and each request's entities and context built beforehand; tiergate: `Policy::entry_decider` (doc-hidden, bench-only) built once per viewer and consent, then `decide` per entry. The machine is shared with other work, so treat the figures as ±15%.\n",
+        "Cases: {} (profiles 1b and 5; RVY's consent to everything, none, or an opt-out of everything, each without break glass, and none or the opt-out with break glass; each of the default policy's {} content lines; no exclusion category, `hiv_aids`, or two others), {} allowed; both engines agree on every case (checked before timing). {ROUNDS} rounds over all cases, engines alternating first. p50/p99: each call timed on its own (includes about 20-30 ns of `Instant` overhead); mean: whole passes divided by calls. Cedar `{}`, `is_authorized` with the policy set parsed once and each request's entities and context built beforehand; tiergate: `Policy::entry_decider` (doc-hidden, bench-only) built once per viewer and consent, then `decide` per entry. The machine is shared with other work, so treat the figures as ±15%.\n",
         cases.len(),
         policy.content().len(),
         allowed,
