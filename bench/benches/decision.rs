@@ -269,11 +269,10 @@ fn main() {
     md.push_str(&tiergate_bench::machine(&load_before));
     let _ = writeln!(
         md,
-        "Cases: {} (profiles 1b and 5; RVY's consent to everything, none, or an opt-out of everything, each without break glass, and none or the opt-out with break glass; each of the default policy's {} content lines; no exclusion category, `hiv_aids`, or two others), {} allowed; both engines agree on every case (checked before timing). {ROUNDS} rounds over all cases, engines alternating first. p50/p99: each call timed on its own (includes about 20-30 ns of `Instant` overhead); mean: whole passes divided by calls. Cedar `{}`, `is_authorized` with the policy set parsed once and each request's entities and context built beforehand; tiergate: `Policy::entry_decider` (doc-hidden, bench-only) built once per viewer and consent, then `decide` per entry. The machine is shared with other work, so treat the figures as ±15%.\n",
+        "Cases: {} (profiles 1b and 5; RVY's consent to everything, none, or an opt-out of everything, each without break glass, and none or the opt-out with break glass; each of the default policy's {} content lines; no exclusion category, `hiv_aids`, or two others), {} allowed; both engines agree on every case (checked before timing). {ROUNDS} rounds over all cases, engines alternating first. p50/p99: each call timed on its own (includes about 20-30 ns of `Instant` overhead); mean: whole passes divided by calls. Cedar `cedar-policy 4.14`, `is_authorized` with the policy set parsed once and each request's entities and context built beforehand; tiergate: `Policy::entry_decider` (doc-hidden, bench-only) built once per viewer and consent, then `decide` per entry. The machine is shared with other work, so treat the figures as ±15%.\n",
         cases.len(),
         policy.content().len(),
         allowed,
-        "cedar-policy 4.14",
     );
     let _ = writeln!(
         md,
