@@ -156,6 +156,12 @@ fuzz: fuzz-setup
 		cargo +nightly fuzz run $$t ../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
 	done
 
-# Benchmarks (criterion) in their own workspace; see bench/README.md.
-bench:
-	$(CARGO) bench --manifest-path bench/Cargo.toml
+# Benchmarks (criterion) in their own workspace, then wasm in Node and
+# workerd, then the edge under wrangler dev; each writes its table to
+# bench/results/ (see bench/README.md).
+bench: wasm worker
+	$(CARGO) run --profile bench --locked --manifest-path bench/Cargo.toml --bin report
+	node bench/node/startup.mjs --out bench/results/startup.md
+	node bench/node/startup-workerd.mjs --append bench/results/startup.md
+	node bench/node/throughput.mjs --out bench/results/wasm-node.md
+	node scripts/bench-edge.mjs
