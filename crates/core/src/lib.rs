@@ -83,6 +83,7 @@ mod redact;
 pub mod reminders;
 mod segment;
 pub mod terms;
+pub mod text;
 mod viewer;
 
 pub use consent::{

@@ -117,7 +117,7 @@ fn is_refused(c: char, multiline: bool) -> bool {
     if multiline && c == '\n' {
         return false;
     }
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    c.is_control() || crate::text::is_invisible_format(c)
 }
 
 fn check_text(path: &str, text: &str, max: usize, multiline: bool) -> Result<(), PlanError> {

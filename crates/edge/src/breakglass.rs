@@ -31,20 +31,7 @@ pub struct Statement {
     pub detail: Option<String>,
 }
 
-/// Unicode format characters that change how text displays without being
-/// seen: bidirectional overrides and isolates, marks, zero-width
-/// characters and the byte order mark. In someone's free text they can
-/// make a reviewer read something else than was written.
-pub fn is_invisible_format(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}'
-        | '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{206F}'
-        | '\u{FEFF}'
-        | '\u{FFF9}'..='\u{FFFB}')
-}
+pub use tiergate_core::text::is_invisible_format;
 
 /// Printable text only, whitespace collapsed, at most `max` characters.
 pub fn sanitise(text: &str, max: usize) -> String {
