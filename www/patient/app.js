@@ -11,7 +11,10 @@ import { recordView } from "./record.js";
 import { sharingView } from "./sharing.js";
 import { authLost, current, errorText, forgetMe, me, scopeNames, session, standingFor, statusBox } from "./ui.js";
 
-const view = document.getElementById("view");
+// Replaced by a fresh element on every navigation, so a view still loading
+// from an earlier navigation writes only to the element it was given,
+// never over the current one.
+let view = document.getElementById("view");
 const account = document.getElementById("account");
 const sections = document.getElementById("sections");
 /** The first view of a page load keeps focus at the top (where the skip link is). */
@@ -88,10 +91,13 @@ async function signInView({ notice } = {}) {
   const note = notice ? h("p", { class: "notice notice-info", role: "status" }, notice) : null;
   replace(view, heading, note, statusBox("loading", "Loading sign-in options…"));
   view.dataset.state = "loading";
+  const here = view;
   let people;
   try {
     people = (await demoUsers()).body.citizens ?? [];
+    if (here !== view) return;
   } catch (e) {
+    if (here !== view) return;
     const msg = e?.status === 404 ? "Sign-in with NHS login is not set up for this site, and demo sign-in is off." : errorText(e);
     replace(view, heading, statusBox("error", msg, () => signInView()));
     view.dataset.state = "error";
@@ -174,6 +180,10 @@ function chooserView(who) {
 }
 
 async function route({ notice } = {}) {
+  const fresh = view.cloneNode(false);
+  view.replaceWith(fresh);
+  view = fresh;
+  const here = view;
   const hashNow = location.hash || "#/";
   view.dataset.state = "loading";
   view.dataset.view = (SECTIONS.find((x) => hashNow.startsWith(x.hash))?.hash ?? hashNow).replace("#/", "") || "start";
@@ -182,7 +192,9 @@ async function route({ notice } = {}) {
   let who;
   try {
     who = await me();
+    if (here !== view) return;
   } catch (e) {
+    if (here !== view) return;
     if (authLost(e)) return onAuthLost();
     renderAccount(null);
     replace(view, h("h1", {}, "Your record"), statusBox("error", errorText(e), () => route()));
