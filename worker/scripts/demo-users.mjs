@@ -7,6 +7,7 @@ const base = "http://127.0.0.1:8787";
 console.log(`\ntiergate edge worker (demo): ${base}/`);
 console.log(`  practitioner portal  ${base}/practitioner/`);
 console.log(`  patient portal       ${base}/patient/`);
+console.log(`  privacy officer      ${base}/privacy/  (sign in as privacy-officer)`);
 console.log(`  API login page       ${base}/demo/login\n`);
 console.log("Practitioners (sign in on a portal, or POST /demo/token {\"user\": KEY}):");
 for (const file of readdirSync(viewers).sort()) {
