@@ -115,7 +115,7 @@ pub fn choice(
     finish(directive, patient, recorder, policy)
 }
 
-/// An opt-out, recorded on the patient's behalf.
+/// An opt-out, recorded on the patient's behalf: a [`choice`] to deny.
 pub fn opt_out(
     body: &[u8],
     patient: &str,
@@ -124,16 +124,15 @@ pub fn opt_out(
     now: &str,
     policy: &Policy,
 ) -> Result<Recorded, Refusal> {
-    let req: OptOutRequest = parse(body)?;
-    let directive = ConsentDirective {
-        id: id.to_owned(),
-        kind: DirectiveKind::Deny,
-        recorded: now.to_owned(),
-        period: req.period,
-        actors: req.actors,
-        scope: req.scope,
-    };
-    finish(directive, patient, recorder, policy)
+    choice(
+        body,
+        DirectiveKind::Deny,
+        patient,
+        recorder,
+        id,
+        now,
+        policy,
+    )
 }
 
 fn finish(
