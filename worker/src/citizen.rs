@@ -13,7 +13,9 @@ use tiergate_edge::{booking, route, Refusal};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Method, Request, Response};
 
-use crate::{authenticate, fetch_origin, fhir, write_audit, write_origin, Config, Ctx, Fail};
+use crate::{
+    authenticate, fetch_origin, fhir, json_response, write_audit, write_origin, Config, Ctx, Fail,
+};
 
 /// What the caller is to a patient.
 pub enum Standing {
@@ -165,26 +167,9 @@ fn audit<'a>(
     status: u16,
 ) -> Audit<'a> {
     Audit {
-        request_id: &ctx.id,
-        recorded: &ctx.recorded,
-        viewer: Some(viewer),
-        action,
         patient: Some(patient),
-        status,
-        policy: ctx.state.policy.hash(),
-        ..Audit::default()
+        ..crate::audit_of(ctx, viewer, action, status)
     }
-}
-
-fn json_response(status: u16, body: &Value, ctx: &Ctx<'_>) -> Result<Response, Fail> {
-    crate::respond(
-        status,
-        serde_json::to_vec(body).unwrap_or_default(),
-        ctx.state.policy.hash(),
-        &ctx.id,
-        "application/json",
-    )
-    .map_err(|_| (Refusal::Unavailable, None))
 }
 
 fn grant_json(g: &Grant, in_force: bool) -> Value {
@@ -220,16 +205,7 @@ pub async fn me(
         }
     }
     let profile = policy.profile(&viewer.profile);
-    let row = Audit {
-        request_id: &ctx.id,
-        recorded: &ctx.recorded,
-        viewer: Some(&viewer),
-        action: "me",
-        status: 200,
-        policy: policy.hash(),
-        ..Audit::default()
-    }
-    .build();
+    let row = crate::audit_of(ctx, &viewer, "me", 200).build();
     write_audit(db, &row, Vec::new())
         .await
         .map_err(|_| fail(Refusal::Unavailable))?;
@@ -481,19 +457,13 @@ pub async fn access_log(
     if !standing.permits(ctx, "view-access-log") {
         return Err(fail(Refusal::Forbidden));
     }
-    let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
-    crate::ensure_schema(db_ref)
-        .await
-        .map_err(|_| fail(Refusal::Unavailable))?;
-    let rows = db_ref
-        .prepare("SELECT recorded, user_id, organisation, profile, action, status, break_glass, event FROM audit_events WHERE patient = ?1 ORDER BY recorded DESC, rowid DESC LIMIT 500")
-        .bind(&[JsValue::from_str(&patient)])
-        .map_err(|_| fail(Refusal::Unavailable))?
-        .all()
-        .await
-        .map_err(|_| fail(Refusal::Unavailable))?
-        .results::<LogRow>()
-        .map_err(|_| fail(Refusal::Unavailable))?;
+    let rows: Vec<LogRow> = crate::query(
+        db,
+        "SELECT recorded, user_id, organisation, profile, action, status, break_glass, event FROM audit_events WHERE patient = ?1 ORDER BY recorded DESC, rowid DESC LIMIT 500",
+        &[JsValue::from_str(&patient)],
+    )
+    .await
+    .map_err(fail)?;
     let lines: Vec<Value> = rows
         .iter()
         .filter_map(|r| access::entry(r, &ctx.state.policy))

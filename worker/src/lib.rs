@@ -260,6 +260,32 @@ fn fhir(status: u16, body: Vec<u8>, ctx: &Ctx<'_>) -> Result<Response, Fail> {
     .map_err(|_| (Refusal::Unavailable, None))
 }
 
+/// A JSON (not FHIR) answer: portal and investigation endpoints.
+fn json_response(status: u16, body: &Value, ctx: &Ctx<'_>) -> Result<Response, Fail> {
+    respond(
+        status,
+        serde_json::to_vec(body).unwrap_or_default(),
+        ctx.state.policy.hash(),
+        &ctx.id,
+        "application/json",
+    )
+    .map_err(|_| (Refusal::Unavailable, None))
+}
+
+/// The audit event of an authenticated caller's action; callers add the
+/// patient, entities and the rest.
+fn audit_of<'a>(ctx: &'a Ctx<'_>, viewer: &'a Viewer, action: &'a str, status: u16) -> Audit<'a> {
+    Audit {
+        request_id: &ctx.id,
+        recorded: &ctx.recorded,
+        viewer: Some(viewer),
+        action,
+        status,
+        policy: ctx.state.policy.hash(),
+        ..Audit::default()
+    }
+}
+
 /// Verifies the bearer token and maps it to a viewer.
 fn authenticate(req: &Request, cfg: &Config, ctx: &Ctx<'_>) -> Result<Viewer, Fail> {
     let unauth = || (Refusal::Unauthenticated, None);

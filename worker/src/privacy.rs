@@ -15,7 +15,9 @@ use tiergate_edge::Refusal;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Method, Request, Response};
 
-use crate::{authenticate, ensure_schema, respond, write_audit, Config, Ctx, Fail};
+use crate::{
+    audit_of, authenticate, ensure_schema, json_response, respond, write_audit, Config, Ctx, Fail,
+};
 
 /// Most rows one export or listing returns.
 const MAX_ROWS: usize = 5000;
@@ -25,29 +27,6 @@ fn audit_access(viewer: &Viewer, ctx: &Ctx<'_>) -> bool {
         .policy
         .profile(&viewer.profile)
         .is_some_and(|p| p.properties.audit_access)
-}
-
-fn json_response(status: u16, body: &Value, ctx: &Ctx<'_>) -> Result<Response, Fail> {
-    respond(
-        status,
-        serde_json::to_vec(body).unwrap_or_default(),
-        ctx.state.policy.hash(),
-        &ctx.id,
-        "application/json",
-    )
-    .map_err(|_| (Refusal::Unavailable, None))
-}
-
-fn base<'a>(ctx: &'a Ctx<'_>, viewer: &'a Viewer, action: &'a str, status: u16) -> Audit<'a> {
-    Audit {
-        request_id: &ctx.id,
-        recorded: &ctx.recorded,
-        viewer: Some(viewer),
-        action,
-        status,
-        policy: ctx.state.policy.hash(),
-        ..Audit::default()
-    }
 }
 
 /// Filters from the query string: organisation, user, patient, rule,
@@ -149,10 +128,8 @@ pub async fn cases_endpoint(
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
     let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
+    // Schema: ensured by the first query (`rows`).
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
-    ensure_schema(db_ref)
-        .await
-        .map_err(|_| fail(Refusal::Unavailable))?;
     let officer = audit_access(&viewer, ctx);
     let path = req.path();
     let rest = path.strip_prefix("/cases").unwrap_or_default();
@@ -188,7 +165,7 @@ pub async fn cases_endpoint(
                 .collect();
             write_audit(
                 db,
-                &base(ctx, &viewer, "case-list", 200).build(),
+                &audit_of(ctx, &viewer, "case-list", 200).build(),
                 Vec::new(),
             )
             .await
@@ -234,7 +211,7 @@ pub async fn cases_endpoint(
             let row = Audit {
                 patient: Some(&case.patient),
                 entities: vec![format!("Case/{}", case.id)],
-                ..base(ctx, &viewer, action, 200)
+                ..audit_of(ctx, &viewer, action, 200)
             }
             .build();
             write_audit(db, &row, vec![stmt])
@@ -367,10 +344,8 @@ pub async fn privacy_endpoint(
     if !audit_access(&viewer, ctx) {
         return Err(fail(Refusal::NotPermitted));
     }
+    // Schema: ensured by the first query (`rows`).
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
-    ensure_schema(db_ref)
-        .await
-        .map_err(|_| fail(Refusal::Unavailable))?;
     let path = req.path();
     let filters = Filters::from(&req).map_err(fail)?;
     match (req.method(), path.as_str()) {
@@ -409,7 +384,7 @@ pub async fn privacy_endpoint(
                 .collect();
             write_audit(
                 db,
-                &base(ctx, &viewer, "alert-list", 200).build(),
+                &audit_of(ctx, &viewer, "alert-list", 200).build(),
                 Vec::new(),
             )
             .await
@@ -467,7 +442,7 @@ pub async fn privacy_endpoint(
                 .map_err(|_| fail(Refusal::Unavailable))?;
             let row = Audit {
                 entities: vec![format!("Alert/{id}")],
-                ..base(ctx, &viewer, "alert-update", 200)
+                ..audit_of(ctx, &viewer, "alert-update", 200)
             }
             .build();
             write_audit(db, &row, vec![stmt])
@@ -537,7 +512,7 @@ pub async fn privacy_endpoint(
             }
             let row = Audit {
                 entities: vec![format!("Export/{}", list.len())],
-                ..base(ctx, &viewer, "audit-export", 200)
+                ..audit_of(ctx, &viewer, "audit-export", 200)
             }
             .build();
             write_audit(db, &row, Vec::new())
@@ -582,10 +557,8 @@ pub async fn metrics_endpoint(
     if !audit_access(&viewer, ctx) {
         return Err(fail(Refusal::NotPermitted));
     }
+    // Schema: ensured by the first query (`rows`).
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
-    ensure_schema(db_ref)
-        .await
-        .map_err(|_| fail(Refusal::Unavailable))?;
     let list: Vec<MetricRow> = rows(
         db_ref,
         "SELECT organisation, profile, patient, action, status, break_glass, event FROM audit_events WHERE action IN ('read', 'vread', 'history-instance', 'search-type', 'operation') AND status = 200 ORDER BY rowid DESC LIMIT 200000",
@@ -623,9 +596,13 @@ pub async fn metrics_endpoint(
         with_permit += u64::from(has("permit"));
         with_opt_out += u64::from(has("deny"));
     }
-    write_audit(db, &base(ctx, &viewer, "metrics", 200).build(), Vec::new())
-        .await
-        .map_err(|_| fail(Refusal::Unavailable))?;
+    write_audit(
+        db,
+        &audit_of(ctx, &viewer, "metrics", 200).build(),
+        Vec::new(),
+    )
+    .await
+    .map_err(|_| fail(Refusal::Unavailable))?;
     json_response(
         200,
         &m.report(&ctx.recorded, with_permit, with_opt_out),
