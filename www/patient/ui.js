@@ -2,31 +2,21 @@
 // errors, the signed-in person (/me), the record the edge returned (cached
 // for this page), and the engine calls the portal makes (feature-checked:
 // an engine build without one shows a clear "not available" state).
-import { ApiError, request, session } from "../shared/api.js";
-import { h } from "../shared/dom.js";
+import { ApiError, errorText as sharedErrorText, request, session } from "../shared/api.js";
+import { h, statusBox } from "../shared/dom.js";
 import { loadEngine } from "../shared/engine.js";
+
+export { statusBox };
 
 const CURRENT_KEY = "tiergate.patient.current";
 
-/** A loading, error or empty state; `retry` adds a "Try again" button. */
-export function statusBox(kind, message, retry) {
-  const box = h(
-    "div",
-    { class: `status status-${kind}`, role: kind === "error" ? "alert" : "status", "data-state": kind },
-    kind === "loading" ? h("span", { class: "spinner", "aria-hidden": "true" }) : null,
-    h("p", {}, message),
-  );
-  if (retry) box.append(h("button", { type: "button", class: "button secondary", on: { click: retry } }, "Try again"));
-  return box;
-}
-
 /** What went wrong, in plain language, with the reference for the help desk. */
 export function errorText(e, forbidden) {
-  if (e instanceof ApiError) {
-    const msg = e.status === 403 && forbidden ? forbidden : e.status === 404 ? "This record is not available to you." : e.message;
+  if (e instanceof ApiError && ((e.status === 403 && forbidden) || e.status === 404)) {
+    const msg = e.status === 404 ? "This record is not available to you." : forbidden;
     return e.requestId ? `${msg} (reference ${e.requestId})` : msg;
   }
-  return "Something went wrong in this page. Reload it and try again.";
+  return sharedErrorText(e);
 }
 
 /** The patient whose record is open (the person's own, or someone they act for). */

@@ -3,13 +3,15 @@
 // then community, diagnostics and hospitals, each entry labelled with the
 // segment, tier and content line the engine in the page places it in.
 // Used by the portal (index.html) and the embeddable view (embed.html).
-import { ApiError, everything } from "../shared/api.js";
-import { focusHeading, h, htmlToParagraphs, replace } from "../shared/dom.js";
+import { ApiError, errorText, everything } from "../shared/api.js";
+import { focusHeading, h, htmlToParagraphs, replace, statusBox } from "../shared/dom.js";
 import { classifyByRef, loadEngine } from "../shared/engine.js";
 import { describe, nhsNumberOf, personName } from "../shared/fhir.js";
 import { ageOn, formatDate, formatNhsNumber, formatTime } from "../shared/format.js";
 import { contentName, contentOrder, segmentName, segmentOrder } from "../shared/labels.js";
 import { consentPanel } from "./consent.js";
+
+export { errorText, statusBox };
 
 const CONSENT_HEADER = "x-tiergate-consent";
 const POLICY_HEADER = "x-tiergate-policy";
@@ -31,24 +33,6 @@ export function activeBreakGlass(patientId) {
 
 function saveBreakGlass(patientId, bg) {
   sessionStorage.setItem(`tiergate.bg.${patientId}`, JSON.stringify(bg));
-}
-
-/** A status message region: loading, error (with retry) or empty. */
-export function statusBox(kind, message, retry) {
-  const box = h(
-    "div",
-    { class: `status status-${kind}`, role: kind === "error" ? "alert" : "status", "data-state": kind },
-    kind === "loading" ? h("span", { class: "spinner", "aria-hidden": "true" }) : null,
-    h("p", {}, message),
-  );
-  if (retry) box.append(h("button", { type: "button", class: "button secondary", on: { click: retry } }, "Try again"));
-  return box;
-}
-
-/** Errors as the practitioner should read them, with the request id for the service desk. */
-export function errorText(e) {
-  if (e instanceof ApiError) return e.requestId ? `${e.message} (reference ${e.requestId})` : e.message;
-  return "Something went wrong in this page. Reload it and try again.";
 }
 
 /**

@@ -1,25 +1,9 @@
 // Page parts shared by the privacy officer page's sections: status boxes,
 // error text, filter forms kept in the URL hash, definition lists, tags.
-import { ApiError } from "../shared/api.js";
-import { h } from "../shared/dom.js";
+import { ApiError, errorText } from "../shared/api.js";
+import { h, statusBox } from "../shared/dom.js";
 
-/** A status region: loading, error (role=alert, with retry), empty. */
-export function statusBox(kind, message, retry) {
-  const box = h(
-    "div",
-    { class: `status status-${kind}`, role: kind === "error" ? "alert" : "status", "data-state": kind },
-    kind === "loading" ? h("span", { class: "spinner", "aria-hidden": "true" }) : null,
-    h("p", {}, message),
-  );
-  if (retry) box.append(h("button", { type: "button", class: "button secondary", on: { click: retry } }, "Try again"));
-  return box;
-}
-
-/** An error as the officer should read it, with the request id for the service desk. */
-export function errorText(e) {
-  if (e instanceof ApiError) return e.requestId ? `${e.message} (reference ${e.requestId})` : e.message;
-  return "Something went wrong in this page. Reload it and try again.";
-}
+export { errorText, statusBox };
 
 /** A string usable in an id attribute. */
 export function safeId(s) {

@@ -161,3 +161,9 @@ export function myCases(opts) {
 export function recordExplanation(caseId, explanation, opts) {
   return request(`/cases/${encodeURIComponent(caseId)}/explanation`, { method: "POST", body: { explanation }, ...opts });
 }
+
+/** What went wrong, as a person should read it, with the reference for the service desk. */
+export function errorText(e) {
+  if (e instanceof ApiError) return e.requestId ? `${e.message} (reference ${e.requestId})` : e.message;
+  return "Something went wrong in this page. Reload it and try again.";
+}

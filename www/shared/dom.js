@@ -76,3 +76,15 @@ export function inPageLinks(doc = document) {
     focusHeading(heading);
   });
 }
+
+/** A loading, error or empty state (`data-state`); `retry` adds a "Try again" button. */
+export function statusBox(kind, message, retry) {
+  const box = h(
+    "div",
+    { class: `status status-${kind}`, role: kind === "error" ? "alert" : "status", "data-state": kind },
+    kind === "loading" ? h("span", { class: "spinner", "aria-hidden": "true" }) : null,
+    h("p", {}, message),
+  );
+  if (retry) box.append(h("button", { type: "button", class: "button secondary", on: { click: retry } }, "Try again"));
+  return box;
+}
