@@ -846,7 +846,7 @@ async fn record(
         ));
     }
     let served = pipeline::redact(
-        &record,
+        &body,
         &viewer,
         &consent,
         ctx.now,

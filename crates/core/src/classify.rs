@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::policy::{Outcome, Policy, Rule, SecurityAction};
 
@@ -42,7 +42,7 @@ pub(crate) type Coding<'a> = (Option<&'a str>, &'a str);
 #[derive(Debug, Default)]
 pub(crate) struct Index<'a> {
     by_ref: HashMap<String, usize>,
-    resources: Vec<Option<&'a Map<String, Value>>>,
+    resources: Vec<Option<&'a Map<'a>>>,
 }
 
 impl<'a> Index<'a> {
@@ -67,11 +67,7 @@ impl<'a> Index<'a> {
             .copied()
     }
 
-    fn resolve(
-        &self,
-        reference: &str,
-        holder: &'a Map<String, Value>,
-    ) -> Option<&'a Map<String, Value>> {
+    fn resolve(&self, reference: &str, holder: &'a Map<'a>) -> Option<&'a Map<'a>> {
         if let Some(local) = reference.strip_prefix('#') {
             return holder
                 .get("contained")
@@ -155,8 +151,8 @@ pub(crate) struct Classified {
 impl Policy {
     pub(crate) fn classify(
         &self,
-        res: &Map<String, Value>,
-        holder: &Map<String, Value>,
+        res: &Map,
+        holder: &Map,
         index: &Index<'_>,
         default_setting: Option<usize>,
     ) -> Classified {
@@ -180,7 +176,7 @@ impl Policy {
     }
 
     /// `Some(None)` when a setting tag is present but names no known setting.
-    fn tagged_setting(&self, res: &Map<String, Value>) -> Option<Option<usize>> {
+    fn tagged_setting(&self, res: &Map) -> Option<Option<usize>> {
         let system = &self.document.settings.tag_system;
         let tags = res
             .get("meta")
@@ -195,7 +191,7 @@ impl Policy {
             })
     }
 
-    fn source_setting(&self, res: &Map<String, Value>) -> Option<usize> {
+    fn source_setting(&self, res: &Map) -> Option<usize> {
         let source = res
             .get("meta")
             .and_then(|m| m.get("source"))
@@ -208,8 +204,8 @@ impl Policy {
 
     fn organisations_of(
         &self,
-        res: &Map<String, Value>,
-        holder: &Map<String, Value>,
+        res: &Map,
+        holder: &Map,
         index: &Index<'_>,
     ) -> (Option<usize>, Vec<String>) {
         let id_systems = &self.document.settings.organisation_identifier_systems;
@@ -217,7 +213,7 @@ impl Policy {
         let mut orgs = Vec::new();
         let mut refs = Vec::new();
         for key in AUTHOR_ELEMENTS {
-            if let Some(v) = res.get(*key) {
+            if let Some(v) = res.get(key) {
                 collect_references(v, &mut refs);
             }
         }
@@ -259,13 +255,7 @@ impl Policy {
         (setting, orgs)
     }
 
-    fn rule_matches(
-        &self,
-        rule: &Rule,
-        res: &Map<String, Value>,
-        rtype: &str,
-        setting: Option<usize>,
-    ) -> bool {
+    fn rule_matches(&self, rule: &Rule, res: &Map, rtype: &str, setting: Option<usize>) -> bool {
         if let Some(types) = &rule.resource_types {
             if !types.contains(rtype) {
                 return false;
@@ -304,7 +294,7 @@ impl Policy {
         true
     }
 
-    fn any_in_sets(&self, res: &Map<String, Value>, elements: &[String], sets: &[usize]) -> bool {
+    fn any_in_sets(&self, res: &Map, elements: &[String], sets: &[usize]) -> bool {
         let mut codings = Vec::new();
         for e in elements {
             if let Some(v) = res.get(e) {
@@ -336,7 +326,7 @@ impl Policy {
     /// anywhere (codings, `code` elements, extensions, components), terms in
     /// free text (narrative, notes, `display`, `text`, decoded attachments)
     /// and `meta.security` labels. Contained resources are judged on their own.
-    pub(crate) fn sensitivity(&self, res: &Map<String, Value>) -> Sensitivity {
+    pub(crate) fn sensitivity(&self, res: &Map) -> Sensitivity {
         let mut s = Sensitivity::default();
         for label in res
             .get("meta")
@@ -357,17 +347,15 @@ impl Policy {
                 None => {}
             }
         }
-        let mut stack: Vec<(&str, &Value, &Map<String, Value>)> = res
+        let mut stack: Vec<(&str, &Value, &Map)> = res
             .iter()
-            .filter(|(k, _)| k.as_str() != "contained")
-            .map(|(k, v)| (k.as_str(), v, res))
+            .filter(|(k, _)| *k != "contained")
+            .map(|(k, v)| (k, v, res))
             .collect();
         while let Some((key, value, parent)) = stack.pop() {
             match value {
                 Value::String(text) => self.scan_string(key, text, parent, &mut s),
-                Value::Object(child) => {
-                    stack.extend(child.iter().map(|(k, v)| (k.as_str(), v, child)))
-                }
+                Value::Object(child) => stack.extend(child.iter().map(|(k, v)| (k, v, child))),
                 Value::Array(items) => stack.extend(items.iter().map(|v| (key, v, parent))),
                 _ => {}
             }
@@ -379,7 +367,7 @@ impl Policy {
         s
     }
 
-    fn scan_string(&self, key: &str, text: &str, parent: &Map<String, Value>, s: &mut Sensitivity) {
+    fn scan_string(&self, key: &str, text: &str, parent: &Map, s: &mut Sensitivity) {
         match key {
             "code" => {
                 let system = parent.get("system").and_then(Value::as_str);
@@ -400,7 +388,7 @@ impl Policy {
     }
 }
 
-fn has_element(res: &Map<String, Value>, element: &str) -> bool {
+fn has_element(res: &Map, element: &str) -> bool {
     match element.strip_prefix("extension:") {
         Some(url) => res
             .get("extension")
@@ -423,7 +411,7 @@ fn push_org_code(ident: &Value, systems: &[String], out: &mut Vec<String>) {
 
 /// References directly in `v`, in arrays of them, or one level down in a
 /// wrapper such as `{"actor": Reference}` or STU3's `{"agent": Reference}`.
-fn collect_references<'a>(v: &'a Value, out: &mut Vec<&'a Map<String, Value>>) {
+fn collect_references<'a>(v: &'a Value<'a>, out: &mut Vec<&'a Map<'a>>) {
     let mut stack = vec![(v, 0u8)];
     while let Some((v, depth)) = stack.pop() {
         match v {
@@ -438,7 +426,7 @@ fn collect_references<'a>(v: &'a Value, out: &mut Vec<&'a Map<String, Value>>) {
 }
 
 /// Codings in a CodeableConcept, a Coding, or arrays of either.
-pub(crate) fn codings_of<'a>(v: &'a Value, out: &mut Vec<Coding<'a>>) {
+pub(crate) fn codings_of<'a>(v: &'a Value<'a>, out: &mut Vec<Coding<'a>>) {
     match v {
         Value::Array(items) => {
             for item in items {
@@ -452,7 +440,7 @@ pub(crate) fn codings_of<'a>(v: &'a Value, out: &mut Vec<Coding<'a>>) {
     }
 }
 
-fn codings_of_object<'a>(v: &'a Value, out: &mut Vec<Coding<'a>>) {
+fn codings_of_object<'a>(v: &'a Value<'a>, out: &mut Vec<Coding<'a>>) {
     if let Some(code) = v.get("code").and_then(Value::as_str) {
         out.push((v.get("system").and_then(Value::as_str), code));
     }

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::json::{Map, Value};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::classify::{normalise_reference, Index};
@@ -173,16 +173,14 @@ impl Decisions {
 /// One entry of a document as the decider sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct EntryView<'a> {
-    pub(crate) resource: Option<&'a Map<String, Value>>,
+    pub(crate) resource: Option<&'a Map<'a>>,
     pub(crate) full_url: Option<&'a str>,
     /// `Type/id`.
     pub(crate) reference: Option<String>,
 }
 
 /// The entries of a document: a Bundle's entries, or the resource itself.
-pub(crate) fn entries_of(
-    doc: &Map<String, Value>,
-) -> Result<(bool, Vec<EntryView<'_>>), RedactError> {
+pub(crate) fn entries_of<'a>(doc: &'a Map<'a>) -> Result<(bool, Vec<EntryView<'a>>), RedactError> {
     let rtype = doc
         .get("resourceType")
         .and_then(Value::as_str)
@@ -216,7 +214,7 @@ pub(crate) fn entries_of(
     Ok((true, entries))
 }
 
-fn view<'a>(resource: Option<&'a Map<String, Value>>, full_url: Option<&'a str>) -> EntryView<'a> {
+fn view<'a>(resource: Option<&'a Map<'a>>, full_url: Option<&'a str>) -> EntryView<'a> {
     let resource = resource.filter(|r| r.get("resourceType").and_then(Value::as_str).is_some());
     let reference = resource.and_then(|r| {
         let t = r.get("resourceType").and_then(Value::as_str)?;
@@ -270,12 +268,17 @@ impl Ctx<'_> {
 
 impl Policy {
     /// Decides every entry of a parsed FHIR document for one request.
-    pub fn decide(&self, record: &Value, request: &Request<'_>) -> Result<Decisions, RedactError> {
+    pub fn decide(
+        &self,
+        record: &serde_json::Value,
+        request: &Request<'_>,
+    ) -> Result<Decisions, RedactError> {
         let doc = record.as_object().ok_or_else(|| RedactError::Structure {
             path: "".into(),
             message: "expected a FHIR resource object".into(),
         })?;
-        let (_, entries) = entries_of(doc)?;
+        let doc = Map::from_serde(doc);
+        let (_, entries) = entries_of(&doc)?;
         self.decide_entries(&entries, request)
     }
 
@@ -294,7 +297,7 @@ impl Policy {
         }
         let index = Index::new(entries);
         // Entries that claim the same identity with different content.
-        let mut first_seen: HashMap<&str, &Map<String, Value>> = HashMap::new();
+        let mut first_seen: HashMap<&str, &Map> = HashMap::new();
         let mut conflicting: HashSet<&str> = HashSet::new();
         for e in entries {
             if let (Some(r), Some(res)) = (&e.reference, e.resource) {
@@ -588,8 +591,8 @@ impl Policy {
     fn judge(
         &self,
         i: usize,
-        res: &Map<String, Value>,
-        holder: &Map<String, Value>,
+        res: &Map,
+        holder: &Map,
         key: EntryRef<'_>,
         index: &Index<'_>,
         ctx: &Ctx<'_>,
@@ -740,7 +743,7 @@ impl Policy {
     fn judge_contained(
         &self,
         d: &mut EntryDecision,
-        res: &Map<String, Value>,
+        res: &Map,
         key: EntryRef<'_>,
         index: &Index<'_>,
         ctx: &Ctx<'_>,
@@ -997,10 +1000,10 @@ pub(crate) fn blank(index: usize) -> EntryDecision {
 }
 
 /// `#id` references anywhere in a resource outside its `contained` list.
-fn collect_local_references(res: &Map<String, Value>, out: &mut HashSet<String>) {
+fn collect_local_references(res: &Map, out: &mut HashSet<String>) {
     let mut stack: Vec<&Value> = res
         .iter()
-        .filter(|(k, _)| k.as_str() != "contained")
+        .filter(|(k, _)| *k != "contained")
         .map(|(_, v)| v)
         .collect();
     while let Some(v) = stack.pop() {
@@ -1022,7 +1025,7 @@ fn collect_local_references(res: &Map<String, Value>, out: &mut HashSet<String>)
 }
 
 /// The document entries a List names in `entry[].item`.
-fn list_items(res: &Map<String, Value>, index: &Index<'_>) -> Vec<usize> {
+fn list_items(res: &Map, index: &Index<'_>) -> Vec<usize> {
     res.get("entry")
         .and_then(Value::as_array)
         .into_iter()
@@ -1043,7 +1046,7 @@ fn push_unique(reasons: &mut Vec<Reason>, r: Reason) {
 }
 
 /// Every entry a resource refers to.
-fn collect_targets(res: &Map<String, Value>, index: &Index<'_>, out: &mut HashSet<usize>) {
+fn collect_targets(res: &Map, index: &Index<'_>, out: &mut HashSet<usize>) {
     let mut stack: Vec<&Value> = res.values().collect();
     while let Some(v) = stack.pop() {
         match v {
@@ -1063,7 +1066,7 @@ fn collect_targets(res: &Map<String, Value>, index: &Index<'_>, out: &mut HashSe
 
 /// What a Provenance or AuditEvent is about: `target`, `entity[].what`.
 /// `None` for a target outside the document (unknown: withheld).
-fn about_targets(res: &Map<String, Value>, index: &Index<'_>) -> Vec<Option<usize>> {
+fn about_targets(res: &Map, index: &Index<'_>) -> Vec<Option<usize>> {
     let mut refs = Vec::new();
     for t in res
         .get("target")
@@ -1124,13 +1127,14 @@ impl Policy {
     /// by tooling; decisions need [`Policy::decide`].
     pub fn classify_document(
         &self,
-        record: &Value,
+        record: &serde_json::Value,
         default_setting: Option<&str>,
     ) -> Result<Vec<Classification>, RedactError> {
         let doc = record.as_object().ok_or_else(|| RedactError::Structure {
             path: "".into(),
             message: "expected a FHIR resource object".into(),
         })?;
+        let doc = &Map::from_serde(doc);
         let default_setting = match default_setting {
             None => None,
             Some(s) => Some(

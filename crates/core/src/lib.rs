@@ -76,6 +76,7 @@ pub mod document;
 mod error;
 pub mod fhirtime;
 pub mod hl7v2;
+mod json;
 pub mod leaflets;
 pub mod plan;
 mod policy;

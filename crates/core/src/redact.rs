@@ -7,7 +7,8 @@
 //! exist.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+
+use crate::json::{self, Map, Value};
 
 use crate::classify::Index;
 use crate::decide::{entries_of, Decisions, EntryDecision, Request, Verdict};
@@ -53,6 +54,97 @@ pub fn not_found_body() -> Vec<u8> {
     br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found","diagnostics":"Resource not found"}]}"#.to_vec()
 }
 
+/// A parsed JSON record, with the bytes each part came from.
+struct Document<'a> {
+    map: Map<'a>,
+    whole: Source<'a>,
+    /// One per `entry` item, when `entry` is an array.
+    entries: Vec<Source<'a>>,
+}
+
+impl<'a> Document<'a> {
+    fn parse(text: &'a str) -> Result<Self, RedactError> {
+        let mut members = json::top_level(text, Some("entry")).map_err(parse_error)?;
+        if members
+            .iter()
+            .any(|(_, m)| matches!(m, json::Member::NotArray))
+        {
+            members = json::top_level(text, None).map_err(parse_error)?;
+        }
+        let mut map = Map::default();
+        let mut repeated_key = false;
+        let mut entries = Vec::new();
+        for (key, member) in members {
+            let value = match member {
+                json::Member::Items(items) => {
+                    let mut values = Vec::with_capacity(items.len());
+                    entries = Vec::with_capacity(items.len());
+                    for item in items {
+                        let parsed = json::parse_at(item.get(), 2).map_err(parse_error)?;
+                        repeated_key |= parsed.repeated_key;
+                        entries.push(Source {
+                            raw: parsed.raw,
+                            repeated_key: parsed.repeated_key,
+                        });
+                        values.push(parsed.value);
+                    }
+                    Value::Array(values)
+                }
+                json::Member::Raw(raw) => {
+                    let parsed = json::parse_at(raw.get(), 1).map_err(parse_error)?;
+                    repeated_key |= parsed.repeated_key;
+                    parsed.value
+                }
+                json::Member::NotArray => return Err(not_an_object()),
+            };
+            repeated_key |= map.insert(key, value);
+        }
+        Ok(Document {
+            map,
+            whole: Source {
+                raw: text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')),
+                repeated_key,
+            },
+            entries,
+        })
+    }
+}
+
+/// The bytes a value was parsed from.
+#[derive(Debug, Clone, Copy)]
+struct Source<'a> {
+    raw: &'a str,
+    /// Some object in it repeated a key, so the bytes say more than the value.
+    repeated_key: bool,
+}
+
+impl Source<'_> {
+    /// Writes `value` (parsed from this source) as compact JSON: the bytes
+    /// themselves without whitespace where they say exactly the same.
+    fn write(&self, value: &Map<'_>, out: &mut Vec<u8>) {
+        if self.repeated_key || !json::minify_into(self.raw, out) {
+            value.write(out);
+        }
+    }
+}
+
+fn parse_error(e: json::ParseError) -> RedactError {
+    match e {
+        json::ParseError::TooDeep => RedactError::TooDeep,
+        json::ParseError::Syntax(e) => RedactError::MalformedJson {
+            line: e.line(),
+            column: e.column(),
+        },
+    }
+}
+
+fn not_an_object() -> RedactError {
+    RedactError::Structure {
+        path: "".into(),
+        message: "expected a FHIR resource object".into(),
+    }
+}
+
 impl Policy {
     /// Parses a FHIR JSON record (or an HL7 v2 message), decides every
     /// entry and returns what the viewer may see. Every error means nothing
@@ -72,20 +164,37 @@ impl Policy {
         if crate::hl7v2::Message::sniff(record) {
             return self.redact_hl7v2(record, request);
         }
-        let value = parse_record(record)?;
-        self.redact_value(&value, request)
+        let body = json_body(record)?;
+        let Ok(text) = std::str::from_utf8(body) else {
+            // serde_json names the line and column of what is not UTF-8.
+            let value = parse_record(record)?;
+            return self.redact_value(&value, request);
+        };
+        let doc = match Document::parse(text) {
+            Ok(doc) => doc,
+            // Report what a plain parse reports (which of "malformed" and
+            // "too deep" comes first), since the parse above reads in two passes.
+            Err(e) => return Err(parse_record(record).err().unwrap_or(e)),
+        };
+        self.redact_tree(&doc.map, Some(&doc), request)
     }
 
     /// As [`Policy::redact`], for an already parsed FHIR record.
     pub fn redact_value(
         &self,
-        value: &Value,
+        value: &serde_json::Value,
         request: &Request<'_>,
     ) -> Result<Redacted, RedactError> {
-        let doc = value.as_object().ok_or_else(|| RedactError::Structure {
-            path: "".into(),
-            message: "expected a FHIR resource object".into(),
-        })?;
+        let doc = value.as_object().ok_or_else(not_an_object)?;
+        self.redact_tree(&Map::from_serde(doc), None, request)
+    }
+
+    fn redact_tree(
+        &self,
+        doc: &Map<'_>,
+        source: Option<&Document<'_>>,
+        request: &Request<'_>,
+    ) -> Result<Redacted, RedactError> {
         let (is_bundle, entries) = entries_of(doc)?;
         let decisions = self.decide_entries(&entries, request)?;
         let index = Index::new(&entries);
@@ -104,10 +213,15 @@ impl Policy {
             if d.decision != Verdict::Allow {
                 return Ok(not_found(decisions));
             }
-            let clean = self.sanitise(res, d, &index, &decisions);
+            let mut body = Vec::new();
+            match (self.sanitise(res, d, &index, &decisions), source) {
+                (Some(clean), _) => clean.write(&mut body),
+                (None, Some(src)) => src.whole.write(res, &mut body),
+                (None, None) => res.write(&mut body),
+            }
             return Ok(Redacted {
                 outcome: Outcome::Document,
-                body: to_json(&Value::Object(clean))?,
+                body,
                 decisions,
             });
         }
@@ -115,78 +229,128 @@ impl Policy {
         if doc.get("type").and_then(Value::as_str) == Some("document") && !decisions.allowed(0) {
             return Ok(not_found(decisions));
         }
+        let items = doc
+            .get("entry")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        // Each kept entry, with its resource as sanitised if anything changed.
         let mut kept = Vec::new();
-        if let Some(Value::Array(items)) = doc.get("entry") {
-            for (i, item) in items.iter().enumerate() {
-                let (Some(d), Some(entry), Some(res)) = (
-                    decisions
-                        .entries
-                        .get(i)
-                        .filter(|d| d.decision == Verdict::Allow),
-                    item.as_object(),
-                    entries.get(i).and_then(|e| e.resource),
-                ) else {
-                    continue;
-                };
-                // Everything but the resource as it came; the resource as sanitised.
-                let mut out_entry = Map::new();
-                for (k, v) in entry {
-                    if k == "resource" {
-                        out_entry.insert(
-                            k.clone(),
-                            Value::Object(self.sanitise(res, d, &index, &decisions)),
-                        );
-                    } else {
-                        out_entry.insert(k.clone(), v.clone());
-                    }
-                }
-                kept.push(Value::Object(out_entry));
-            }
+        for (i, item) in items.iter().enumerate() {
+            let (Some(d), Some(entry), Some(res)) = (
+                decisions
+                    .entries
+                    .get(i)
+                    .filter(|d| d.decision == Verdict::Allow),
+                item.as_object(),
+                entries.get(i).and_then(|e| e.resource),
+            ) else {
+                continue;
+            };
+            kept.push((i, entry, self.sanitise(res, d, &index, &decisions)));
         }
         let matches = kept
             .iter()
-            .filter(|e| {
+            .filter(|(_, e, _)| {
                 e.get("search")
                     .and_then(|s| s.get("mode"))
                     .and_then(Value::as_str)
                     != Some("include")
             })
             .count();
-        let mut out = Map::new();
-        for (key, v) in doc {
-            match key.as_str() {
+        let mut body = Vec::with_capacity(source.map_or(0, |s| s.whole.raw.len()));
+        body.push(b'{');
+        let mut first = true;
+        let mut member = |body: &mut Vec<u8>, key: &str| {
+            if !std::mem::take(&mut first) {
+                body.push(b',');
+            }
+            json::write_str(key, body);
+            body.push(b':');
+        };
+        for (key, v) in doc.iter() {
+            match key {
                 // Paging links echo search parameters and say how much there was.
                 "entry" | "link" => {}
                 "total" => {
-                    out.insert(key.clone(), Value::from(matches));
+                    member(&mut body, key);
+                    body.extend_from_slice(matches.to_string().as_bytes());
                 }
                 _ => {
-                    out.insert(key.clone(), v.clone());
+                    member(&mut body, key);
+                    v.write(&mut body);
                 }
             }
         }
         if !kept.is_empty() {
-            out.insert("entry".into(), Value::Array(kept));
+            member(&mut body, "entry");
+            body.push(b'[');
+            for (n, (i, entry, clean)) in kept.iter().enumerate() {
+                if n > 0 {
+                    body.push(b',');
+                }
+                let raw = source.and_then(|s| s.entries.get(*i));
+                match (clean, raw) {
+                    // Everything but the resource as it came; the resource as sanitised.
+                    (Some(clean), _) => {
+                        body.push(b'{');
+                        for (m, (k, v)) in entry.iter().enumerate() {
+                            if m > 0 {
+                                body.push(b',');
+                            }
+                            json::write_str(k, &mut body);
+                            body.push(b':');
+                            if k == "resource" {
+                                clean.write(&mut body);
+                            } else {
+                                v.write(&mut body);
+                            }
+                        }
+                        body.push(b'}');
+                    }
+                    (None, Some(raw)) => raw.write(entry, &mut body),
+                    (None, None) => entry.write(&mut body),
+                }
+            }
+            body.push(b']');
         }
+        body.push(b'}');
         Ok(Redacted {
             outcome: Outcome::Document,
-            body: to_json(&Value::Object(out))?,
+            body,
             decisions,
         })
     }
 
-    /// An allowed resource as the viewer sees it: withheld contained
-    /// resources and references to withheld entries removed, `display` of
-    /// references to anything not returned dropped (unless it names a
-    /// person or place), masked free text removed, and narrative dropped
-    /// wherever anything was removed, since it may repeat what was.
-    fn sanitise(
+    /// An allowed resource as the viewer sees it, or `None` if it is seen
+    /// as it is: withheld contained resources and references to withheld
+    /// entries removed, `display` of references to anything not returned
+    /// dropped (unless it names a person or place), masked free text
+    /// removed, and narrative dropped wherever anything was removed, since
+    /// it may repeat what was.
+    fn sanitise<'a>(
         &self,
-        res: &Map<String, Value>,
+        res: &Map<'a>,
         d: &EntryDecision,
         index: &Index<'_>,
         decisions: &Decisions,
-    ) -> Map<String, Value> {
+    ) -> Option<Map<'a>> {
+        let pruner = Pruner {
+            policy: self,
+            index,
+            decisions,
+            mask: &d.mask,
+        };
+        let masked = !d.mask.is_empty() && res.get("text").is_some_and(|t| pruner.masked_text(t));
+        let untouched = d.withheld_contained.is_empty()
+            && !masked
+            && !res
+                .iter()
+                .filter(|(k, _)| *k != "contained" && *k != "text")
+                .any(|(k, v)| pruner.changes(v, k, 0));
+        if untouched {
+            return None;
+        }
         let mut out = res.clone();
         let mut modified = false;
         if !d.withheld_contained.is_empty() {
@@ -202,47 +366,47 @@ impl Policy {
             modified = true;
         }
         let list_items_before = list_len(&out);
-        let pruner = Pruner {
-            policy: self,
-            index,
-            decisions,
-            mask: &d.mask,
-        };
-        for key in out.keys().cloned().collect::<Vec<_>>() {
+        out.retain(|key, v| {
             if key == "contained" || key == "text" {
-                continue;
+                return true;
             }
-            if let Some(v) = out.get_mut(&key) {
-                let (action, changed) = pruner.prune(v, false, key.as_str(), 0);
-                modified |= changed;
-                if action == Action::Remove {
-                    out.shift_remove(&key);
-                    modified = true;
-                }
-            }
-        }
-        let masked = !d.mask.is_empty() && out.get("text").is_some_and(|t| pruner.masked_text(t));
+            let (action, changed) = pruner.prune(v, false, key, 0);
+            modified |= changed || action == Action::Remove;
+            action == Action::Keep
+        });
         if modified || masked {
             out.shift_remove("text");
         }
         if self.document.redaction.signal_withheld && list_len(&out) < list_items_before {
             let sig = &self.document.redaction.signal;
-            let ext = serde_json::json!({
-                "url": sig.url,
-                "valueCodeableConcept": {"coding": [{"system": sig.system, "code": sig.code, "display": sig.display}]}
-            });
+            let text = |s: &str| Value::String(s.to_owned().into());
+            let coding = Map::from_members(vec![
+                ("system".into(), text(&sig.system)),
+                ("code".into(), text(&sig.code)),
+                ("display".into(), text(&sig.display)),
+            ]);
+            let ext = Value::Object(Map::from_members(vec![
+                ("url".into(), text(&sig.url)),
+                (
+                    "valueCodeableConcept".into(),
+                    Value::Object(Map::from_members(vec![(
+                        "coding".into(),
+                        Value::Array(vec![Value::Object(coding)]),
+                    )])),
+                ),
+            ]));
             match out.get_mut("extension") {
                 Some(Value::Array(exts)) => exts.push(ext),
                 _ => {
-                    out.insert("extension".into(), Value::Array(vec![ext]));
+                    out.insert("extension", Value::Array(vec![ext]));
                 }
             }
         }
-        out
+        Some(out)
     }
 }
 
-fn list_len(res: &Map<String, Value>) -> usize {
+fn list_len(res: &Map) -> usize {
     if res.get("resourceType").and_then(Value::as_str) != Some("List") {
         return 0;
     }
@@ -267,54 +431,103 @@ struct Pruner<'a> {
     mask: &'a [u16],
 }
 
+/// What becomes of an object that has a `reference`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReferenceAction {
+    Keep,
+    /// It points at a withheld entry.
+    Remove,
+    /// It points at nothing returned, and its `display` names no person or place.
+    DropDisplay,
+}
+
 impl Pruner<'_> {
+    fn reference_action(&self, map: &Map<'_>) -> ReferenceAction {
+        let Some(target) = map.get("reference").and_then(Value::as_str) else {
+            return ReferenceAction::Keep;
+        };
+        if let Some(i) = self.index.position(target) {
+            if !self.decisions.allowed(i) {
+                return ReferenceAction::Remove;
+            }
+        } else if !target.starts_with('#') && map.contains_key("display") {
+            let directory = reference_type(target, map).is_some_and(|t| {
+                self.policy
+                    .document
+                    .redaction
+                    .directory_types
+                    .iter()
+                    .any(|d| d == t)
+            });
+            if !directory {
+                return ReferenceAction::DropDisplay;
+            }
+        }
+        ReferenceAction::Keep
+    }
+
+    fn masked_string(&self, key: &str, text: &str) -> bool {
+        if self.mask.is_empty() || self.policy.skip_text.contains(key) {
+            return false;
+        }
+        let mut hits = Vec::new();
+        self.policy.terms.find_into(text, &mut hits);
+        hits.iter().any(|h| self.mask.contains(h))
+    }
+
+    /// Whether [`Pruner::prune`] would change anything in `v`.
+    fn changes(&self, v: &Value<'_>, key: &str, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match v {
+            Value::Object(map) => {
+                self.reference_action(map) != ReferenceAction::Keep
+                    || map.iter().any(|(k, child)| {
+                        !(k == "text" && child.get("div").is_some())
+                            && self.changes(child, k, depth + 1)
+                    })
+                    || (!self.mask.is_empty()
+                        && map.get("text").is_some_and(|t| self.masked_text(t)))
+            }
+            Value::Array(items) => items.iter().any(|i| self.changes(i, key, depth + 1)),
+            Value::String(text) => self.masked_string(key, text),
+            _ => false,
+        }
+    }
+
     /// Prunes `v` in place. Returns whether `v` itself must go (a reference
     /// to a withheld entry, or a backbone element in an array that held
     /// one), and whether anything inside changed.
-    fn prune(&self, v: &mut Value, in_array: bool, key: &str, depth: usize) -> (Action, bool) {
+    fn prune(&self, v: &mut Value<'_>, in_array: bool, key: &str, depth: usize) -> (Action, bool) {
         if depth > MAX_DEPTH {
             return (Action::Remove, true);
         }
         match v {
             Value::Object(map) => {
                 let mut changed = false;
-                if let Some(target) = map.get("reference").and_then(Value::as_str) {
-                    if let Some(i) = self.index.position(target) {
-                        if !self.decisions.allowed(i) {
-                            return (Action::Remove, true);
-                        }
-                    } else if !target.starts_with('#') && map.contains_key("display") {
-                        let directory = reference_type(target, map).is_some_and(|t| {
-                            self.policy
-                                .document
-                                .redaction
-                                .directory_types
-                                .iter()
-                                .any(|d| d == t)
-                        });
-                        if !directory {
-                            map.shift_remove("display");
-                            changed = true;
-                        }
+                match self.reference_action(map) {
+                    ReferenceAction::Remove => return (Action::Remove, true),
+                    ReferenceAction::DropDisplay => {
+                        map.shift_remove("display");
+                        changed = true;
                     }
+                    ReferenceAction::Keep => {}
                 }
                 let mut removed_reference_child = false;
-                for k in map.keys().cloned().collect::<Vec<_>>() {
-                    if k == "text" && map.get(&k).is_some_and(|t| t.get("div").is_some()) {
-                        continue;
+                map.retain(|k, child| {
+                    if k == "text" && child.get("div").is_some() {
+                        return true;
                     }
-                    let Some(child) = map.get_mut(&k) else {
-                        continue;
-                    };
                     let was_reference = child.get("reference").is_some();
-                    let (action, c) = self.prune(child, false, &k, depth + 1);
+                    let (action, c) = self.prune(child, false, k, depth + 1);
                     changed |= c;
                     if action == Action::Remove {
-                        map.shift_remove(&k);
                         changed = true;
                         removed_reference_child |= was_reference;
                     }
-                }
+                    action == Action::Keep
+                });
                 if changed && map.get("text").is_some_and(|t| t.get("div").is_some()) {
                     map.shift_remove("text");
                 } else if !self.mask.is_empty()
@@ -351,22 +564,12 @@ impl Pruner<'_> {
                 }
                 (Action::Keep, changed || items.len() != before)
             }
-            Value::String(text)
-                if !self.mask.is_empty() && !self.policy.skip_text.contains(key) =>
-            {
-                let mut hits = Vec::new();
-                self.policy.terms.find_into(text, &mut hits);
-                if hits.iter().any(|h| self.mask.contains(h)) {
-                    (Action::Remove, true)
-                } else {
-                    (Action::Keep, false)
-                }
-            }
+            Value::String(text) if self.masked_string(key, text) => (Action::Remove, true),
             _ => (Action::Keep, false),
         }
     }
 
-    fn masked_text(&self, text: &Value) -> bool {
+    fn masked_text(&self, text: &Value<'_>) -> bool {
         let div = text.get("div").and_then(Value::as_str).unwrap_or_default();
         let mut hits = Vec::new();
         self.policy.terms.find_into(div, &mut hits);
@@ -375,7 +578,7 @@ impl Pruner<'_> {
 }
 
 /// The resource type a reference points at, if it can be told.
-fn reference_type<'a>(target: &'a str, reference: &'a Map<String, Value>) -> Option<&'a str> {
+fn reference_type<'a>(target: &'a str, reference: &'a Map<'a>) -> Option<&'a str> {
     if let Some(t) = reference.get("type").and_then(Value::as_str) {
         return Some(t);
     }
@@ -387,15 +590,8 @@ fn reference_type<'a>(target: &'a str, reference: &'a Map<String, Value>) -> Opt
 }
 
 /// Parses record bytes as FHIR JSON, refusing XML and anything malformed.
-pub fn parse_record(record: &[u8]) -> Result<Value, RedactError> {
-    let body = record.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(record);
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    match first {
-        Some(b'{') => {}
-        Some(b'<') | None => return Err(RedactError::NotJson),
-        Some(_) => return Err(RedactError::NotJson),
-    }
-    serde_json::from_slice(body).map_err(|e| {
+pub fn parse_record(record: &[u8]) -> Result<serde_json::Value, RedactError> {
+    serde_json::from_slice(json_body(record)?).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {
             RedactError::TooDeep
         } else {
@@ -407,9 +603,11 @@ pub fn parse_record(record: &[u8]) -> Result<Value, RedactError> {
     })
 }
 
-fn to_json(v: &Value) -> Result<Vec<u8>, RedactError> {
-    serde_json::to_vec(v).map_err(|_| RedactError::Structure {
-        path: "".into(),
-        message: "could not serialise".into(),
-    })
+/// The record without a byte order mark, if it can be JSON at all.
+fn json_body(record: &[u8]) -> Result<&[u8], RedactError> {
+    let body = record.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(record);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(body),
+        _ => Err(RedactError::NotJson),
+    }
 }

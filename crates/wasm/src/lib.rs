@@ -273,6 +273,21 @@ impl Engine {
         })
     }
 
+    /// The benchmark floor, not part of the API: a plain `serde_json`
+    /// parse-and-serialise of a record, taken and returned as `redact`
+    /// takes and returns it, so that `make bench` compares like with like.
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __serdeRoundTrip)]
+    pub fn serde_round_trip(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RecordBody")] record: JsValue,
+    ) -> Result<String, JsValue> {
+        let record = json_input(&record, "record", false)?;
+        let value = parse_json(&record)?;
+        serde_json::to_string(&value)
+            .map_err(|_| named_error("RedactError", "record: could not serialise", None))
+    }
+
     /// Every entry's decision and reasons, for audit and developer tools
     /// (never for showing a viewer what was withheld). Same arguments as
     /// `redact`.
