@@ -267,12 +267,18 @@ pub(crate) struct Parsed<'a> {
 }
 
 /// Parses `text` as one JSON value nested `depth` deep in its record.
-pub(crate) fn parse_at<'a>(text: &'a str, depth: usize) -> Result<Parsed<'a>, ParseError> {
+/// `scratch` may be shared by every parse of one record.
+pub(crate) fn parse_at<'a>(
+    text: &'a str,
+    depth: usize,
+    scratch: &Scratch<'a>,
+) -> Result<Parsed<'a>, ParseError> {
     let repeated = Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Seed {
         depth,
         repeated: &repeated,
+        scratch,
     }
     .deserialize(&mut de)
     .map_err(|e| {
@@ -408,13 +414,39 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Seed<'s> {
-    depth: usize,
-    repeated: &'s Cell<bool>,
+/// Members and items of the containers being parsed, on two stacks shared
+/// by every level, so each finished container is one allocation of exactly
+/// its size (JSON gives no size in advance).
+pub(crate) struct Scratch<'de> {
+    members: Cell<Vec<(Cow<'de, str>, Value<'de>)>>,
+    items: Cell<Vec<Value<'de>>>,
 }
 
-impl Seed<'_> {
+impl Default for Scratch<'_> {
+    fn default() -> Self {
+        Scratch {
+            members: Cell::new(Vec::new()),
+            items: Cell::new(Vec::new()),
+        }
+    }
+}
+
+/// Runs `f` on a stack kept in a `Cell` (never borrowed across a nested parse).
+fn with<T, R>(stack: &Cell<Vec<T>>, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+    let mut s = stack.take();
+    let r = f(&mut s);
+    stack.set(s);
+    r
+}
+
+#[derive(Clone, Copy)]
+struct Seed<'s, 'de> {
+    depth: usize,
+    repeated: &'s Cell<bool>,
+    scratch: &'s Scratch<'de>,
+}
+
+impl<'s, 'de> Seed<'s, 'de> {
     fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
         if self.depth + 1 >= MAX_NESTING {
             return Err(E::custom(TOO_DEEP));
@@ -426,14 +458,14 @@ impl Seed<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_, 'de> {
     type Value = Value<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Seed<'_> {
+impl<'de> Visitor<'de> for Seed<'_, 'de> {
     type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -468,23 +500,30 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value<'de>, A::Error> {
         let inner = self.nested()?;
-        let mut items = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
+        let items = &self.scratch.items;
+        let base = with(items, |s| s.len());
         while let Some(item) = a.next_element_seed(inner)? {
-            items.push(item);
+            with(items, |s| s.push(item));
         }
-        Ok(Value::Array(items))
+        Ok(Value::Array(with(items, |s| {
+            s.split_off(base.min(s.len()))
+        })))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value<'de>, A::Error> {
         let inner = self.nested()?;
-        let mut members = Vec::new();
+        let members = &self.scratch.members;
+        let base = with(members, |s| s.len());
         while let Some(Key(k)) = a.next_key()? {
-            if members.is_empty() && k == NUMBER_TOKEN {
+            if k == NUMBER_TOKEN && with(members, |s| s.len()) == base {
                 let text: String = a.next_value()?;
                 return Ok(Value::Number(Cow::Owned(text)));
             }
-            members.push((k, a.next_value_seed(inner)?));
+            let v = a.next_value_seed(inner)?;
+            with(members, |s| s.push((k, v)));
         }
-        let mut map = Map { members };
+        let mut map = Map {
+            members: with(members, |s| s.split_off(base.min(s.len()))),
+        };
         if map.dedup() {
             self.repeated.set(true);
         }
@@ -503,33 +542,33 @@ pub(crate) fn minify_into(text: &str, out: &mut Vec<u8>) -> bool {
     out.reserve(bytes.len());
     let mut i = 0;
     let mut copied = 0;
-    while let Some(&b) = bytes.get(i) {
+    loop {
+        while bytes
+            .get(i)
+            .is_some_and(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'e' | b'E'))
+        {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         match b {
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                out.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
-                i += 1;
-                while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-                    i += 1;
-                }
-                copied = i;
-            }
             b'"' => {
                 let open = i;
                 let mut escaped = false;
                 i += 1;
                 loop {
-                    match bytes.get(i) {
-                        Some(b'"') => break,
-                        Some(b'\\') => {
-                            escaped = true;
-                            i += 2;
-                        }
-                        Some(_) => i += 1,
-                        None => {
-                            out.truncate(start);
-                            return false;
-                        }
+                    let rest = bytes.get(i..).unwrap_or_default();
+                    let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
+                        out.truncate(start);
+                        return false;
+                    };
+                    i += at;
+                    if bytes.get(i) == Some(&b'"') {
+                        break;
                     }
+                    escaped = true;
+                    i += 2;
                 }
                 i += 1;
                 if escaped {
@@ -555,6 +594,14 @@ pub(crate) fn minify_into(text: &str, out: &mut Vec<u8>) -> bool {
                 i += 1;
                 copied = i;
             }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
+                i += 1;
+                while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                    i += 1;
+                }
+                copied = i;
+            }
             _ => i += 1,
         }
     }
@@ -566,13 +613,17 @@ pub(crate) fn minify_into(text: &str, out: &mut Vec<u8>) -> bool {
 mod tests {
     use super::*;
 
+    fn parse_at_fresh(text: &str, depth: usize) -> Result<Parsed<'_>, ParseError> {
+        parse_at(text, depth, &Scratch::default())
+    }
+
     fn serde_compact(text: &str) -> Vec<u8> {
         let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
         serde_json::to_vec(&v).unwrap_or_default()
     }
 
     fn both(text: &str) -> (Vec<u8>, Vec<u8>) {
-        let parsed = parse_at(text, 0).ok();
+        let parsed = parse_at(text, 0, &Scratch::default()).ok();
         let mut written = Vec::new();
         if let Some(p) = &parsed {
             p.value.write(&mut written);
@@ -614,7 +665,7 @@ mod tests {
 
     #[test]
     fn repeated_keys_keep_first_position_and_last_value() {
-        let p = parse_at(r#"{"code": "A", "id": "x", "code": "B"}"#, 0).ok();
+        let p = parse_at_fresh(r#"{"code": "A", "id": "x", "code": "B"}"#, 0).ok();
         let p = p.as_ref();
         assert!(p.is_some_and(|p| p.repeated_key));
         let m = p.and_then(|p| p.value.as_object());
@@ -628,7 +679,7 @@ mod tests {
         );
         let many: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
         let text = format!("{{{many}\"k7\":\"last\"}}");
-        let p = parse_at(&text, 0).ok();
+        let p = parse_at(&text, 0, &Scratch::default()).ok();
         assert!(p.as_ref().is_some_and(|p| p.repeated_key));
         assert_eq!(
             p.as_ref()
@@ -643,7 +694,7 @@ mod tests {
         for depth in [126, 127, 128, 129, 130] {
             let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
             let serde_ok = serde_json::from_str::<serde_json::Value>(&text).is_ok();
-            let ours = parse_at(&text, 0);
+            let ours = parse_at(&text, 0, &Scratch::default());
             assert_eq!(ours.is_ok(), serde_ok, "depth {depth}");
             if !serde_ok {
                 assert!(matches!(ours, Err(ParseError::TooDeep)), "depth {depth}");
@@ -651,15 +702,24 @@ mod tests {
         }
         // The same limit counted from the top of the record.
         let inner = format!("{}{}", "[".repeat(126), "]".repeat(126));
-        assert!(parse_at(&inner, 0).is_ok());
-        assert!(matches!(parse_at(&inner, 3), Err(ParseError::TooDeep)));
+        assert!(parse_at(&inner, 0, &Scratch::default()).is_ok());
+        assert!(matches!(
+            parse_at(&inner, 3, &Scratch::default()),
+            Err(ParseError::TooDeep)
+        ));
     }
 
     #[test]
     fn objects_compare_as_sets() {
-        let a = parse_at(r#"{"a":1,"b":[1,2]}"#, 0).ok().map(|p| p.value);
-        let b = parse_at(r#"{"b":[1,2],"a":1}"#, 0).ok().map(|p| p.value);
-        let c = parse_at(r#"{"b":[2,1],"a":1}"#, 0).ok().map(|p| p.value);
+        let a = parse_at_fresh(r#"{"a":1,"b":[1,2]}"#, 0)
+            .ok()
+            .map(|p| p.value);
+        let b = parse_at_fresh(r#"{"b":[1,2],"a":1}"#, 0)
+            .ok()
+            .map(|p| p.value);
+        let c = parse_at_fresh(r#"{"b":[2,1],"a":1}"#, 0)
+            .ok()
+            .map(|p| p.value);
         assert!(a.is_some());
         assert_eq!(a, b);
         assert_ne!(a, c);

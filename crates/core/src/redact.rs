@@ -74,13 +74,15 @@ impl<'a> Document<'a> {
         let mut map = Map::default();
         let mut repeated_key = false;
         let mut entries = Vec::new();
+        let scratch = json::Scratch::default();
         for (key, member) in members {
             let value = match member {
                 json::Member::Items(items) => {
                     let mut values = Vec::with_capacity(items.len());
                     entries = Vec::with_capacity(items.len());
                     for item in items {
-                        let parsed = json::parse_at(item.get(), 2).map_err(parse_error)?;
+                        let parsed =
+                            json::parse_at(item.get(), 2, &scratch).map_err(parse_error)?;
                         repeated_key |= parsed.repeated_key;
                         entries.push(Source {
                             raw: parsed.raw,
@@ -91,7 +93,7 @@ impl<'a> Document<'a> {
                     Value::Array(values)
                 }
                 json::Member::Raw(raw) => {
-                    let parsed = json::parse_at(raw.get(), 1).map_err(parse_error)?;
+                    let parsed = json::parse_at(raw.get(), 1, &scratch).map_err(parse_error)?;
                     repeated_key |= parsed.repeated_key;
                     parsed.value
                 }
