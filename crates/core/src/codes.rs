@@ -7,7 +7,7 @@
 //! without `%` matches that code only, so `62b..` does not match `62b1.`.
 //! Codes are case-sensitive, as Read codes are.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 
 /// The longest code a pattern may hold; Read, CTV3, SNOMED CT and EMIS
 /// local codes are all far shorter.
@@ -70,8 +70,8 @@ pub fn parse_pattern(raw: &str) -> Result<CodePattern, &'static str> {
 /// policy, once per isolate, cheap.
 #[derive(Debug, Clone, Default)]
 pub struct CodeMatcher {
-    exact: HashMap<String, Vec<u16>>,
-    prefixes: HashMap<String, Vec<u16>>,
+    exact: FastMap<String, Vec<u16>>,
+    prefixes: FastMap<String, Vec<u16>>,
     /// The shortest and longest stem, in bytes (0 when there are none).
     stem_lens: (usize, usize),
 }
@@ -79,8 +79,8 @@ pub struct CodeMatcher {
 impl CodeMatcher {
     /// Builds a matcher. Patterns must already be valid.
     pub fn build(patterns: impl IntoIterator<Item = (CodePattern, u16)>) -> Self {
-        let mut exact: HashMap<String, Vec<u16>> = HashMap::new();
-        let mut prefixes: HashMap<String, Vec<u16>> = HashMap::new();
+        let mut exact: FastMap<String, Vec<u16>> = FastMap::default();
+        let mut prefixes: FastMap<String, Vec<u16>> = FastMap::default();
         let mut stem_lens = (usize::MAX, 0);
         for (pattern, value) in patterns {
             let (map, code) = match pattern {

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::fasthash::FastSet;
+
 use crate::json::{Map, Value};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -825,7 +827,7 @@ impl Policy {
             }
             d.decision == Verdict::Allow
         };
-        let mut referenced: HashSet<usize> = HashSet::new();
+        let mut referenced: FastSet<usize> = FastSet::default();
         let mut scanned = vec![false; pending.len()];
         let container_items: Vec<Vec<usize>> = entries
             .iter()
@@ -1046,7 +1048,7 @@ fn push_unique(reasons: &mut Vec<Reason>, r: Reason) {
 }
 
 /// Every entry a resource refers to.
-fn collect_targets(res: &Map, index: &Index<'_>, out: &mut HashSet<usize>) {
+fn collect_targets(res: &Map, index: &Index<'_>, out: &mut FastSet<usize>) {
     let mut stack: Vec<&Value> = res.values().collect();
     while let Some(v) = stack.pop() {
         match v {

@@ -74,6 +74,7 @@ mod consent;
 mod decide;
 pub mod document;
 mod error;
+mod fasthash;
 pub mod fhirtime;
 pub mod hl7v2;
 mod json;

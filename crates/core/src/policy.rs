@@ -7,6 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::fasthash::{FastMap, FastSet};
+
 use serde_json::Value;
 
 use crate::canonical::content_hash;
@@ -76,7 +78,7 @@ pub struct ProxyScope {
 /// A named code set, compiled per code system.
 #[derive(Debug, Clone)]
 pub(crate) struct CodeSet {
-    pub(crate) by_system: HashMap<String, CodeMatcher>,
+    pub(crate) by_system: FastMap<String, CodeMatcher>,
 }
 
 impl CodeSet {
@@ -104,7 +106,7 @@ pub(crate) enum Outcome {
 pub(crate) struct Rule {
     pub(crate) id: String,
     /// `None` matches every resource type.
-    pub(crate) resource_types: Option<HashSet<String>>,
+    pub(crate) resource_types: Option<FastSet<String>>,
     pub(crate) settings: Vec<usize>,
     pub(crate) codes: Vec<usize>,
     pub(crate) categories: Vec<usize>,
@@ -140,18 +142,18 @@ pub struct Policy {
     pub(crate) profile_order: Vec<String>,
     pub(crate) job_roles: HashMap<String, String>,
     pub(crate) settings: Vec<String>,
-    pub(crate) org_types: HashMap<(String, String), usize>,
+    pub(crate) org_types: FastMap<(String, String), usize>,
     pub(crate) sources: Vec<(String, usize)>,
     pub(crate) code_sets: Vec<CodeSet>,
     pub(crate) rules: Vec<Rule>,
-    pub(crate) exclusion_systems: HashSet<String>,
+    pub(crate) exclusion_systems: FastSet<String>,
     pub(crate) exclusion_matcher: CodeMatcher,
     pub(crate) categories: Vec<String>,
     pub(crate) lifts: Vec<Lift>,
     pub(crate) terms: TermMatcher,
     pub(crate) mask_free_text: bool,
-    pub(crate) skip_text: HashSet<String>,
-    pub(crate) security_labels: HashMap<(String, String), SecurityAction>,
+    pub(crate) skip_text: FastSet<String>,
+    pub(crate) security_labels: FastMap<(String, String), SecurityAction>,
     pub(crate) hl7: Hl7Rules,
     pub(crate) audit: crate::audit::AuditRules,
     pub(crate) proxy_scopes: Vec<ProxyScope>,
@@ -570,7 +572,7 @@ impl Compiler {
             }
         }
         let setting_idx = |id: &str| settings.iter().position(|s| s == id);
-        let mut org_types = HashMap::new();
+        let mut org_types = FastMap::default();
         for (i, t) in doc.settings.organisation_types.iter().enumerate() {
             match setting_idx(&t.setting) {
                 Some(si) => {
@@ -603,7 +605,7 @@ impl Compiler {
             if set.codings.is_empty() {
                 self.rule_problem(format!("/code_sets/{i}/codings"), &set.id, "empty code set");
             }
-            let mut by_system = HashMap::new();
+            let mut by_system = FastMap::default();
             for (j, sc) in set.codings.iter().enumerate() {
                 let base = format!("/code_sets/{i}/codings/{j}");
                 if sc.system.trim().is_empty() {
@@ -900,7 +902,7 @@ impl Compiler {
                 false
             }
         };
-        let mut security_labels = HashMap::new();
+        let mut security_labels = FastMap::default();
         for (i, l) in ex.security_labels.iter().enumerate() {
             let path = format!("/exclusions/security_labels/{i}");
             let action = match (&l.category, l.withhold || l.withhold_online) {
@@ -1083,7 +1085,7 @@ impl Compiler {
         let profile_ids: HashSet<&str> = doc.profiles.iter().map(|p| p.id.as_str()).collect();
         let audit = crate::audit::compile(&doc.audit, &profile_ids, &mut self.problems);
 
-        let skip_text: HashSet<String> = ex.free_text.skip_elements.iter().cloned().collect();
+        let skip_text: FastSet<String> = ex.free_text.skip_elements.iter().cloned().collect();
         if !self.problems.is_empty() {
             return Err(PolicyError {
                 problems: self.problems,

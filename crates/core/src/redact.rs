@@ -54,82 +54,6 @@ pub fn not_found_body() -> Vec<u8> {
     br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found","diagnostics":"Resource not found"}]}"#.to_vec()
 }
 
-/// A parsed JSON record, with the bytes each part came from.
-struct Document<'a> {
-    map: Map<'a>,
-    whole: Source<'a>,
-    /// One per `entry` item, when `entry` is an array.
-    entries: Vec<Source<'a>>,
-}
-
-impl<'a> Document<'a> {
-    fn parse(text: &'a str) -> Result<Self, RedactError> {
-        let mut members = json::top_level(text, Some("entry")).map_err(parse_error)?;
-        if members
-            .iter()
-            .any(|(_, m)| matches!(m, json::Member::NotArray))
-        {
-            members = json::top_level(text, None).map_err(parse_error)?;
-        }
-        let mut map = Map::default();
-        let mut repeated_key = false;
-        let mut entries = Vec::new();
-        let scratch = json::Scratch::default();
-        for (key, member) in members {
-            let value = match member {
-                json::Member::Items(items) => {
-                    let mut values = Vec::with_capacity(items.len());
-                    entries = Vec::with_capacity(items.len());
-                    for item in items {
-                        let parsed =
-                            json::parse_at(item.get(), 2, &scratch).map_err(parse_error)?;
-                        repeated_key |= parsed.repeated_key;
-                        entries.push(Source {
-                            raw: parsed.raw,
-                            repeated_key: parsed.repeated_key,
-                        });
-                        values.push(parsed.value);
-                    }
-                    Value::Array(values)
-                }
-                json::Member::Raw(raw) => {
-                    let parsed = json::parse_at(raw.get(), 1, &scratch).map_err(parse_error)?;
-                    repeated_key |= parsed.repeated_key;
-                    parsed.value
-                }
-                json::Member::NotArray => return Err(not_an_object()),
-            };
-            repeated_key |= map.insert(key, value);
-        }
-        Ok(Document {
-            map,
-            whole: Source {
-                raw: text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')),
-                repeated_key,
-            },
-            entries,
-        })
-    }
-}
-
-/// The bytes a value was parsed from.
-#[derive(Debug, Clone, Copy)]
-struct Source<'a> {
-    raw: &'a str,
-    /// Some object in it repeated a key, so the bytes say more than the value.
-    repeated_key: bool,
-}
-
-impl Source<'_> {
-    /// Writes `value` (parsed from this source) as compact JSON: the bytes
-    /// themselves without whitespace where they say exactly the same.
-    fn write(&self, value: &Map<'_>, out: &mut Vec<u8>) {
-        if self.repeated_key || !json::minify_into(self.raw, out) {
-            value.write(out);
-        }
-    }
-}
-
 fn parse_error(e: json::ParseError) -> RedactError {
     match e {
         json::ParseError::TooDeep => RedactError::TooDeep,
@@ -172,13 +96,11 @@ impl Policy {
             let value = parse_record(record)?;
             return self.redact_value(&value, request);
         };
-        let doc = match Document::parse(text) {
-            Ok(doc) => doc,
-            // Report what a plain parse reports (which of "malformed" and
-            // "too deep" comes first), since the parse above reads in two passes.
-            Err(e) => return Err(parse_record(record).err().unwrap_or(e)),
-        };
-        self.redact_tree(&doc.map, Some(&doc), request)
+        match json::parse(text) {
+            Ok(Value::Object(doc)) => self.redact_tree(&doc, request),
+            Ok(_) => Err(not_an_object()),
+            Err(e) => Err(parse_error(e)),
+        }
     }
 
     /// As [`Policy::redact`], for an already parsed FHIR record.
@@ -188,15 +110,10 @@ impl Policy {
         request: &Request<'_>,
     ) -> Result<Redacted, RedactError> {
         let doc = value.as_object().ok_or_else(not_an_object)?;
-        self.redact_tree(&Map::from_serde(doc), None, request)
+        self.redact_tree(&Map::from_serde(doc), request)
     }
 
-    fn redact_tree(
-        &self,
-        doc: &Map<'_>,
-        source: Option<&Document<'_>>,
-        request: &Request<'_>,
-    ) -> Result<Redacted, RedactError> {
+    fn redact_tree(&self, doc: &Map<'_>, request: &Request<'_>) -> Result<Redacted, RedactError> {
         let (is_bundle, entries) = entries_of(doc)?;
         let decisions = self.decide_entries(&entries, request)?;
         let index = Index::new(&entries);
@@ -216,10 +133,9 @@ impl Policy {
                 return Ok(not_found(decisions));
             }
             let mut body = Vec::new();
-            match (self.sanitise(res, d, &index, &decisions), source) {
-                (Some(clean), _) => clean.write(&mut body),
-                (None, Some(src)) => src.whole.write(res, &mut body),
-                (None, None) => res.write(&mut body),
+            match self.sanitise(res, d, &index, &decisions) {
+                Some(clean) => clean.write(&mut body),
+                None => res.write(&mut body),
             }
             return Ok(Redacted {
                 outcome: Outcome::Document,
@@ -249,18 +165,18 @@ impl Policy {
             ) else {
                 continue;
             };
-            kept.push((i, entry, self.sanitise(res, d, &index, &decisions)));
+            kept.push((entry, self.sanitise(res, d, &index, &decisions)));
         }
         let matches = kept
             .iter()
-            .filter(|(_, e, _)| {
+            .filter(|(e, _)| {
                 e.get("search")
                     .and_then(|s| s.get("mode"))
                     .and_then(Value::as_str)
                     != Some("include")
             })
             .count();
-        let mut body = Vec::with_capacity(source.map_or(0, |s| s.whole.raw.len()));
+        let mut body = Vec::new();
         body.push(b'{');
         let mut first = true;
         let mut member = |body: &mut Vec<u8>, key: &str| {
@@ -287,14 +203,13 @@ impl Policy {
         if !kept.is_empty() {
             member(&mut body, "entry");
             body.push(b'[');
-            for (n, (i, entry, clean)) in kept.iter().enumerate() {
+            for (n, (entry, clean)) in kept.iter().enumerate() {
                 if n > 0 {
                     body.push(b',');
                 }
-                let raw = source.and_then(|s| s.entries.get(*i));
-                match (clean, raw) {
+                match clean {
                     // Everything but the resource as it came; the resource as sanitised.
-                    (Some(clean), _) => {
+                    Some(clean) => {
                         body.push(b'{');
                         for (m, (k, v)) in entry.iter().enumerate() {
                             if m > 0 {
@@ -310,8 +225,7 @@ impl Policy {
                         }
                         body.push(b'}');
                     }
-                    (None, Some(raw)) => raw.write(entry, &mut body),
-                    (None, None) => entry.write(&mut body),
+                    None => entry.write(&mut body),
                 }
             }
             body.push(b']');
