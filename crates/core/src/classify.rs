@@ -164,10 +164,15 @@ impl Policy {
         let setting = self
             .tagged_setting(res)
             .unwrap_or_else(|| self.source_setting(res).or(org_setting).or(default_setting));
-        let rule = self
-            .rules
-            .iter()
-            .position(|r| self.rule_matches(r, res, rtype, setting));
+        let candidates = self
+            .rules_by_type
+            .get(rtype)
+            .unwrap_or(&self.rules_any_type);
+        let rule = candidates.iter().copied().find(|&i| {
+            self.rules
+                .get(i)
+                .is_some_and(|r| self.rule_matches(r, res, rtype, setting))
+        });
         Classified {
             rule,
             setting,

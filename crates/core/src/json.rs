@@ -238,6 +238,14 @@ impl PartialEq for Map<'_> {
 }
 
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Most strings need no escape: copy them without serde_json's machinery.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing a string into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }

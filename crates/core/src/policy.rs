@@ -28,6 +28,32 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 pub const DEFAULT_POLICY_HASH: &str =
     "sha256:4f460742929109f71ee7165ae0d9abfafa114c8664cb350996ea0a05c6a112ca";
 
+/// Which rules can match each resource type (see `Policy::rules_by_type`).
+fn rules_by_type(rules: &[Rule]) -> (FastMap<String, Vec<usize>>, Vec<usize>) {
+    let any: Vec<usize> = rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.resource_types.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    let mut by_type: FastMap<String, Vec<usize>> = FastMap::default();
+    for t in rules
+        .iter()
+        .filter_map(|r| r.resource_types.as_ref())
+        .flatten()
+    {
+        by_type.entry(t.clone()).or_insert_with(|| {
+            rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.resource_types.as_ref().is_none_or(|ts| ts.contains(t)))
+                .map(|(i, _)| i)
+                .collect()
+        });
+    }
+    (by_type, any)
+}
+
 /// A role or service profile, compiled: the highest tier per segment.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -146,6 +172,10 @@ pub struct Policy {
     pub(crate) sources: Vec<(String, usize)>,
     pub(crate) code_sets: Vec<CodeSet>,
     pub(crate) rules: Vec<Rule>,
+    /// For each resource type a rule names, the rules that can match it
+    /// (naming it, or any type), in order; for other types, `rules_any_type`.
+    pub(crate) rules_by_type: FastMap<String, Vec<usize>>,
+    pub(crate) rules_any_type: Vec<usize>,
     pub(crate) exclusion_systems: FastSet<String>,
     pub(crate) exclusion_matcher: CodeMatcher,
     pub(crate) categories: Vec<String>,
@@ -1086,6 +1116,7 @@ impl Compiler {
         let audit = crate::audit::compile(&doc.audit, &profile_ids, &mut self.problems);
 
         let skip_text: FastSet<String> = ex.free_text.skip_elements.iter().cloned().collect();
+        let (rules_by_type, rules_any_type) = rules_by_type(&rules);
         if !self.problems.is_empty() {
             return Err(PolicyError {
                 problems: self.problems,
@@ -1104,6 +1135,8 @@ impl Compiler {
             org_types,
             sources,
             code_sets,
+            rules_by_type,
+            rules_any_type,
             rules,
             exclusion_matcher,
             categories,
