@@ -164,4 +164,5 @@ bench: wasm worker
 	node bench/node/startup.mjs --out bench/results/startup.md
 	node bench/node/startup-workerd.mjs --append bench/results/startup.md
 	node bench/node/throughput.mjs --out bench/results/wasm-node.md
+	node bench/node/throughput-workerd.mjs --out bench/results/wasm-workerd.md
 	node scripts/bench-edge.mjs

@@ -223,3 +223,13 @@ describe("classify", () => {
     });
   });
 });
+
+describe("the benchmark floor", () => {
+  test("__serdeRoundTrip parses and writes the whole record, as JSON.parse + JSON.stringify would", () => {
+    const file = join(root, "tests", "corpus", "gpconnect", "meds_response.json");
+    const text = readFileSync(file, "utf8");
+    const out = engine.__serdeRoundTrip(new TextEncoder().encode(text));
+    assert.equal(out, JSON.stringify(JSON.parse(text)));
+    assert.throws(() => engine.__serdeRoundTrip('{"resourceType": "Bundle"'), /malformed JSON/);
+  });
+});

@@ -539,7 +539,7 @@ pub async fn send_reminders(
     let mut statements = Vec::new();
     for (i, (who, name, grantee)) in recipients.iter().enumerate() {
         let served = tiergate_edge::pipeline::redact(
-            &body,
+            &record,
             who,
             &consent,
             ctx.now,

@@ -846,7 +846,7 @@ async fn record(
         ));
     }
     let served = pipeline::redact(
-        &body,
+        &record,
         &viewer,
         &consent,
         ctx.now,

@@ -28,7 +28,7 @@ const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// A JSON value whose strings borrow from the record where they can.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     /// The number's text, as written in the record.
@@ -40,30 +40,30 @@ pub(crate) enum Value<'a> {
 
 /// An object's members, in record order, without repeated keys.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Map<'a> {
+pub struct Map<'a> {
     members: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
 impl<'a> Value<'a> {
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
             _ => None,
         }
     }
 
-    pub(crate) fn is_null(&self) -> bool {
+    pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
-    pub(crate) fn as_array(&self) -> Option<&Vec<Value<'a>>> {
+    pub fn as_array(&self) -> Option<&Vec<Value<'a>>> {
         match self {
             Value::Array(items) => Some(items),
             _ => None,
         }
     }
 
-    pub(crate) fn as_object(&self) -> Option<&Map<'a>> {
+    pub fn as_object(&self) -> Option<&Map<'a>> {
         match self {
             Value::Object(map) => Some(map),
             _ => None,
@@ -71,12 +71,33 @@ impl<'a> Value<'a> {
     }
 
     /// A member of an object; `None` for anything else.
-    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.as_object().and_then(|m| m.get(key))
     }
 
+    /// The value at a JSON Pointer (RFC 6901), as `serde_json::Value::pointer`.
+    pub fn pointer(&self, pointer: &str) -> Option<&Value<'a>> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        rest.split('/').try_fold(self, |at, token| {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            match at {
+                Value::Object(map) => map.get(&token),
+                Value::Array(items) => {
+                    if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+                        return None;
+                    }
+                    token.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
+                _ => None,
+            }
+        })
+    }
+
     /// Borrows every string of a `serde_json::Value`.
-    pub(crate) fn from_serde(value: &'a serde_json::Value) -> Self {
+    pub fn from_serde(value: &'a serde_json::Value) -> Self {
         match value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -90,7 +111,7 @@ impl<'a> Value<'a> {
     }
 
     /// Compact JSON, as `serde_json::to_vec` writes it.
-    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+    pub fn write(&self, out: &mut Vec<u8>) {
         match self {
             Value::Null => out.extend_from_slice(b"null"),
             Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -113,7 +134,7 @@ impl<'a> Value<'a> {
 }
 
 impl<'a> Map<'a> {
-    pub(crate) fn from_serde(map: &'a serde_json::Map<String, serde_json::Value>) -> Self {
+    pub fn from_serde(map: &'a serde_json::Map<String, serde_json::Value>) -> Self {
         Map {
             members: map
                 .iter()
@@ -122,7 +143,7 @@ impl<'a> Map<'a> {
         }
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
@@ -133,23 +154,23 @@ impl<'a> Map<'a> {
             .map(|(_, v)| v)
     }
 
-    pub(crate) fn contains_key(&self, key: &str) -> bool {
+    pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
 
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.members.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
         self.members.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &Value<'a>> {
+    pub fn values(&self) -> impl Iterator<Item = &Value<'a>> {
         self.members.iter().map(|(_, v)| v)
     }
 
@@ -186,7 +207,7 @@ impl<'a> Map<'a> {
         }
     }
 
-    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+    pub fn write(&self, out: &mut Vec<u8>) {
         out.push(b'{');
         for (i, (k, v)) in self.members.iter().enumerate() {
             if i > 0 {
@@ -471,6 +492,38 @@ mod tests {
             if !serde_ok {
                 assert!(matches!(result, Err(ParseError::TooDeep)), "depth {depth}");
             }
+        }
+    }
+
+    #[test]
+    fn pointers_find_what_serde_json_finds() {
+        let text = r#"{"a": {"b/c": [10, {"d~e": "x"}], "": 1}, "f": [[0]]}"#;
+        let serde: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let tree = ours(text);
+        for p in [
+            "",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/0",
+            "/a/b~1c/1/d~0e",
+            "/a/",
+            "/f/0/0",
+            "/f/00",
+            "/f/+0",
+            "/f/1",
+            "/missing",
+            "a",
+            "/a/b~1c/-",
+        ] {
+            let mut want = Vec::new();
+            let mut got = Vec::new();
+            if let Some(v) = serde.pointer(p) {
+                want = serde_json::to_vec(v).unwrap_or_default();
+            }
+            if let Some(v) = tree.as_ref().and_then(|t| t.pointer(p)) {
+                v.write(&mut got);
+            }
+            assert_eq!(got, want, "{p}");
         }
     }
 

@@ -77,7 +77,7 @@ mod error;
 mod fasthash;
 pub mod fhirtime;
 pub mod hl7v2;
-mod json;
+pub mod json;
 pub mod leaflets;
 pub mod plan;
 mod policy;
@@ -99,6 +99,6 @@ pub use error::{BreakGlassError, ConsentError, PolicyError, Problem, RedactError
 #[doc(hidden)]
 pub use policy::EntryDecider;
 pub use policy::{Content, Policy, Profile, ProxyScope, DEFAULT_POLICY_HASH, DEFAULT_POLICY_JSON};
-pub use redact::{not_found_body, parse_record, Limits, Outcome, Redacted};
+pub use redact::{not_found_body, parse_record, parse_tree, Limits, Outcome, Redacted};
 pub use segment::{Placement, Segment};
 pub use viewer::{ActiveBreakGlass, BreakGlass, Training, Viewer};

@@ -90,17 +90,19 @@ impl Policy {
         if crate::hl7v2::Message::sniff(record) {
             return self.redact_hl7v2(record, request);
         }
-        let body = json_body(record)?;
-        let Ok(text) = std::str::from_utf8(body) else {
-            // serde_json names the line and column of what is not UTF-8.
-            let value = parse_record(record)?;
-            return self.redact_value(&value, request);
-        };
-        match json::parse(text) {
-            Ok(Value::Object(doc)) => self.redact_tree(&doc, request),
-            Ok(_) => Err(not_an_object()),
-            Err(e) => Err(parse_error(e)),
-        }
+        let tree = parse_tree(record)?;
+        self.redact_parsed(&tree, request)
+    }
+
+    /// As [`Policy::redact`], for a record already parsed by [`parse_tree`]
+    /// (the edge reads the patient and audit facts from the same tree).
+    pub fn redact_parsed(
+        &self,
+        record: &Value<'_>,
+        request: &Request<'_>,
+    ) -> Result<Redacted, RedactError> {
+        let doc = record.as_object().ok_or_else(not_an_object)?;
+        self.redact_tree(doc, request)
     }
 
     /// As [`Policy::redact`], for an already parsed FHIR record.
@@ -503,6 +505,18 @@ fn reference_type<'a>(target: &'a str, reference: &'a Map<'a>) -> Option<&'a str
         return path.rsplit('/').next();
     }
     crate::classify::normalise_reference(target).and_then(|r| r.split('/').next())
+}
+
+/// Parses record bytes as FHIR JSON into the record tree redaction reads
+/// (see [`crate::json`]), refusing XML and anything malformed. Strings are
+/// borrowed from `record`.
+pub fn parse_tree(record: &[u8]) -> Result<Value<'_>, RedactError> {
+    let body = json_body(record)?;
+    match std::str::from_utf8(body) {
+        Ok(text) => json::parse(text).map_err(parse_error),
+        // serde_json names the line and column of what is not UTF-8.
+        Err(_) => Err(parse_record(record).err().unwrap_or(RedactError::NotJson)),
+    }
 }
 
 /// Parses record bytes as FHIR JSON, refusing XML and anything malformed.

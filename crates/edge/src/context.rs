@@ -6,7 +6,7 @@
 //! resource the origin returns must belong to that one patient: a
 //! response that spans patients is an origin fault and releases nothing.
 
-use serde_json::Value;
+use tiergate_core::json::Value;
 
 use crate::outcome::Refusal;
 
@@ -79,16 +79,34 @@ mod tests {
     #[test]
     fn single_resources() {
         let obs = json!({"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}});
-        assert_eq!(record_patient(&obs, None).unwrap(), "p1");
-        assert_eq!(record_patient(&obs, Some("p1")).unwrap(), "p1");
-        assert_eq!(record_patient(&obs, Some("p2")), Err(Refusal::BadGateway));
+        assert_eq!(
+            record_patient(&Value::from_serde(&obs), None).unwrap(),
+            "p1"
+        );
+        assert_eq!(
+            record_patient(&Value::from_serde(&obs), Some("p1")).unwrap(),
+            "p1"
+        );
+        assert_eq!(
+            record_patient(&Value::from_serde(&obs), Some("p2")),
+            Err(Refusal::BadGateway)
+        );
         let prac = json!({"resourceType": "Practitioner", "id": "d1"});
-        assert_eq!(record_patient(&prac, None), Err(Refusal::NotFound));
+        assert_eq!(
+            record_patient(&Value::from_serde(&prac), None),
+            Err(Refusal::NotFound)
+        );
         let group =
             json!({"resourceType": "Observation", "id": "o1", "subject": {"reference": "Group/g"}});
-        assert_eq!(record_patient(&group, None), Err(Refusal::NotFound));
+        assert_eq!(
+            record_patient(&Value::from_serde(&group), None),
+            Err(Refusal::NotFound)
+        );
         let full = json!({"resourceType": "Condition", "id": "c", "subject": {"reference": "https://x.test/fhir/Patient/p9"}});
-        assert_eq!(record_patient(&full, None).unwrap(), "p9");
+        assert_eq!(
+            record_patient(&Value::from_serde(&full), None).unwrap(),
+            "p9"
+        );
     }
 
     #[test]
@@ -98,15 +116,30 @@ mod tests {
             {"resource": {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}}},
             {"resource": {"resourceType": "Practitioner", "id": "d1"}}
         ]});
-        assert_eq!(record_patient(&b, Some("p1")).unwrap(), "p1");
-        assert_eq!(record_patient(&b, Some("p2")), Err(Refusal::BadGateway));
+        assert_eq!(
+            record_patient(&Value::from_serde(&b), Some("p1")).unwrap(),
+            "p1"
+        );
+        assert_eq!(
+            record_patient(&Value::from_serde(&b), Some("p2")),
+            Err(Refusal::BadGateway)
+        );
         let mixed = json!({"resourceType": "Bundle", "type": "searchset", "entry": [
             {"resource": {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}}},
             {"resource": {"resourceType": "Observation", "id": "o2", "subject": {"reference": "Patient/p2"}}}
         ]});
-        assert_eq!(record_patient(&mixed, Some("p1")), Err(Refusal::BadGateway));
-        assert_eq!(record_patient(&mixed, None), Err(Refusal::BadGateway));
+        assert_eq!(
+            record_patient(&Value::from_serde(&mixed), Some("p1")),
+            Err(Refusal::BadGateway)
+        );
+        assert_eq!(
+            record_patient(&Value::from_serde(&mixed), None),
+            Err(Refusal::BadGateway)
+        );
         let empty = json!({"resourceType": "Bundle", "type": "searchset"});
-        assert_eq!(record_patient(&empty, Some("p1")).unwrap(), "p1");
+        assert_eq!(
+            record_patient(&Value::from_serde(&empty), Some("p1")).unwrap(),
+            "p1"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! (or refuse) what the origin returned, then decide and redact with core.
 //! Every failure releases nothing.
 
-use serde_json::Value;
+use tiergate_core::json::Value;
 use tiergate_core::{ConsentSet, Decisions, Outcome, Policy, Request, Viewer};
 use time::OffsetDateTime;
 
@@ -24,13 +24,13 @@ pub struct Served {
 
 /// Checks an origin answer: status, content type, size, JSON, and that it
 /// belongs to the request's one patient. Returns the record and patient.
-pub fn accept_origin(
+pub fn accept_origin<'a>(
     status: u16,
     content_type: Option<&str>,
-    body: &[u8],
+    body: &'a [u8],
     route: &Route,
     max_bytes: usize,
-) -> Result<(Value, String), Refusal> {
+) -> Result<(Value<'a>, String), Refusal> {
     match status {
         200 => {}
         404 | 410 => return Err(Refusal::NotFound),
@@ -43,7 +43,9 @@ pub fn accept_origin(
     if body.len() > max_bytes {
         return Err(Refusal::BadGateway);
     }
-    let record: Value = serde_json::from_slice(body).map_err(|_| Refusal::BadGateway)?;
+    // Core's record tree: parsed once, here, for the checks, the audit facts
+    // and redaction alike.
+    let record = tiergate_core::parse_tree(body).map_err(|_| Refusal::BadGateway)?;
     match record.get("resourceType").and_then(Value::as_str) {
         None | Some("OperationOutcome") => return Err(Refusal::BadGateway),
         Some(_) => {}
@@ -78,13 +80,11 @@ pub fn check_break_glass(
         .map_err(|_| Refusal::BreakGlassRefused)
 }
 
-/// Decides and redacts a record (the origin's body, as accepted by
-/// [`accept_origin`]) for a viewer. `setting` is the care setting of the
-/// origin for entries that carry none (`ORIGIN_SETTING`). Core parses the
-/// bytes itself: its own parse is several times faster than into a
-/// `serde_json::Value`, and entries that pass untouched are copied out.
+/// Decides and redacts a record (as accepted by [`accept_origin`]) for a
+/// viewer. `setting` is the care setting of the origin for entries that
+/// carry none (`ORIGIN_SETTING`).
 pub fn redact(
-    body: &[u8],
+    record: &Value<'_>,
     viewer: &Viewer,
     consent: &ConsentSet,
     now: OffsetDateTime,
@@ -99,11 +99,8 @@ pub fn redact(
         now,
         default_setting: setting,
     };
-    let limits = tiergate_core::Limits {
-        max_bytes: usize::MAX,
-    };
     let red = policy
-        .redact(body, &request, limits)
+        .redact_parsed(record, &request)
         .map_err(|_| Refusal::BadGateway)?;
     Ok(match red.outcome {
         Outcome::Document => Served {
@@ -156,7 +153,7 @@ mod tests {
         fn get(&self, path: &str, query: Option<&str>, viewer: &Viewer) -> Result<Served, Refusal> {
             let r = route("GET", path, query)?;
             let (status, body) = self.demo.respond(&r.upstream);
-            let (_, patient) = accept_origin(
+            let (record, patient) = accept_origin(
                 status,
                 Some("application/fhir+json"),
                 &body,
@@ -166,7 +163,7 @@ mod tests {
             let consent = ConsentSet {
                 directives: self.demo.consent(&patient).to_vec(),
             };
-            redact(&body, viewer, &consent, NOW, &self.policy, None)
+            redact(&record, viewer, &consent, NOW, &self.policy, None)
         }
     }
 
@@ -341,7 +338,7 @@ mod tests {
         let gp = f.viewer("gp-1b");
         let r = route("GET", "/fhir/Patient/joe-patient/$everything", None).unwrap();
         let (s, b) = f.demo.respond(&r.upstream);
-        accept_origin(
+        let (record, _) = accept_origin(
             s,
             Some("application/json"),
             &b,
@@ -349,7 +346,7 @@ mod tests {
             DEFAULT_MAX_ORIGIN_BYTES,
         )
         .unwrap();
-        let before = redact(&b, &gp, &ConsentSet::default(), NOW, &f.policy, None).unwrap();
+        let before = redact(&record, &gp, &ConsentSet::default(), NOW, &f.policy, None).unwrap();
         let permit = crate::directive::permit(
             br#"{}"#,
             "joe-patient",
@@ -361,7 +358,7 @@ mod tests {
         .unwrap();
         let set =
             crate::directive::load(&[], std::slice::from_ref(&permit.resource), &f.policy).unwrap();
-        let after = redact(&b, &gp, &set, NOW, &f.policy, None).unwrap();
+        let after = redact(&record, &gp, &set, NOW, &f.policy, None).unwrap();
         assert!(after.decisions.summary.allowed > before.decisions.summary.allowed);
         let out = crate::directive::opt_out(
             br#"{"scope": {"segments": [{"segment": "summary"}]}}"#,
@@ -373,7 +370,7 @@ mod tests {
         )
         .unwrap();
         let set = crate::directive::load(&[], &[permit.resource, out.resource], &f.policy).unwrap();
-        let opted = redact(&b, &gp, &set, NOW, &f.policy, None).unwrap();
+        let opted = redact(&record, &gp, &set, NOW, &f.policy, None).unwrap();
         assert!(opted
             .decisions
             .summary

@@ -7,8 +7,8 @@
 //!
 //! These go into the audit event as ids, codes and times only.
 
-use serde_json::Value;
 use tiergate_core::audit::RelationshipKind;
+use tiergate_core::json::Value;
 use tiergate_core::{CompiledConsent, Decisions, Policy, Viewer};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -18,7 +18,7 @@ const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
 /// One relationship fact: kind and when (RFC 3339).
 pub type Fact = (RelationshipKind, String);
 
-fn resources(record: &Value) -> Vec<&Value> {
+fn resources<'a>(record: &'a Value<'a>) -> Vec<&'a Value<'a>> {
     match record.get("resourceType").and_then(Value::as_str) {
         Some("Bundle") => record
             .get("entry")
@@ -191,7 +191,12 @@ mod tests {
         .unwrap()
         .compile(&p)
         .unwrap();
-        let facts = relationships(&record, &v, &consent, datetime!(2026-11-25 12:00 UTC));
+        let facts = relationships(
+            &Value::from_serde(&record),
+            &v,
+            &consent,
+            datetime!(2026-11-25 12:00 UTC),
+        );
         let kinds: Vec<RelationshipKind> = facts.iter().map(|f| f.0).collect();
         assert_eq!(
             kinds,
@@ -208,7 +213,7 @@ mod tests {
             ..v
         };
         assert!(relationships(
-            &record,
+            &Value::from_serde(&record),
             &stranger,
             &consent,
             datetime!(2026-11-25 12:00 UTC)
