@@ -260,7 +260,7 @@ impl PartialEq for Map<'_> {
 
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     // Most strings need no escape: copy them without serde_json's machinery.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -269,6 +269,27 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     }
     // Writing a string into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Whether serde_json would escape any byte (a control character, `"` or
+/// `\\`), eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether any byte of `x` is below `n` (n <= 128), or equal to `b`.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let equal = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        if below(x, 0x20) || equal(x, b'"') || equal(x, b'\\') {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Why a record could not be parsed.
@@ -492,6 +513,24 @@ mod tests {
             if !serde_ok {
                 assert!(matches!(result, Err(ParseError::TooDeep)), "depth {depth}");
             }
+        }
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position() {
+        for len in 0..20 {
+            let plain = "é".repeat(len / 2) + &"a".repeat(len % 2);
+            assert!(!needs_escape(plain.as_bytes()), "{plain}");
+            for at in 0..=plain.len() {
+                for special in ["\"", "\\", "\n", "\u{1f}", "\u{0}"] {
+                    let (a, b) = plain.split_at(plain.floor_char_boundary(at));
+                    let s = format!("{a}{special}{b}");
+                    assert!(needs_escape(s.as_bytes()), "{s:?}");
+                }
+            }
+        }
+        for s in ["\u{7f}", "~ !#[]{}", "\u{20}", "\u{ff}"] {
+            assert!(!needs_escape(s.as_bytes()), "{s:?}");
         }
     }
 
