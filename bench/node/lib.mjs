@@ -1,7 +1,7 @@
 // Shared by the Node benchmarks: the repository root, statistics and the
 // machine description written with every result.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,4 +33,33 @@ export function machine() {
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   const load = loadavg().map((l) => l.toFixed(2)).join(" ");
   return `Machine: ${model}, ${cpus().length} cores available (${process.arch}), ${Math.round(totalmem() / 2 ** 30)} GiB, ${rustc}, Node ${process.version}, ${date} UTC. Load average (1, 5, 15 min) at the start: ${load}; the machine is shared with other work (browser tests, builds), so treat single figures as ±10-15%.`;
+}
+
+/** The records every throughput benchmark redacts (as bench/benches/redact.rs). */
+export function benchRecords() {
+  return [
+    ["synthea", ["Russel238", "Ellis535", "Curt84_Legros616", "Curt84_Volkman526"]],
+    ["gpconnect", ["meds_response", "pathology_response1", "consultations_response1"]],
+  ].flatMap(([dir, names]) =>
+    names.map((name) => {
+      const file = readdirSync(join(root, "tests", "corpus", dir)).find((f) => f.startsWith(name));
+      return { name: `${dir}/${name}`, bytes: new Uint8Array(readFileSync(join(root, "tests", "corpus", dir, file))) };
+    }),
+  );
+}
+
+/** Miniflare options for a benchmark worker under `base` that imports `pkg/web`. */
+export function benchWorker(base, script) {
+  return {
+    modules: true,
+    scriptPath: join(base, "bench", "node", script),
+    modulesRoot: base,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-26",
+    host: "127.0.0.1",
+    cf: false,
+  };
 }

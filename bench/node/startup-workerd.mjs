@@ -7,12 +7,11 @@
 //
 //   node bench/node/startup-workerd.mjs [runs=7] [--append bench/results/startup.md]
 import { appendFileSync } from "node:fs";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { Miniflare } from "miniflare";
 
-import { median, quantile, root as repoRoot } from "./lib.mjs";
+import { benchWorker, median, quantile, root as repoRoot } from "./lib.mjs";
 
 // TIERGATE_BENCH_ROOT: another checkout (with its own pkg/web and this worker) to compare against.
 const root = process.env.TIERGATE_BENCH_ROOT ?? repoRoot;
@@ -35,18 +34,7 @@ const first = [];
 const warm = [];
 const noops = [];
 for (let r = 0; r < runs; r += 1) {
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "bench", "node", "startup-worker.mjs"),
-    modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-26",
-    host: "127.0.0.1",
-    cf: false,
-  });
+  const mf = new Miniflare(benchWorker(root, "startup-worker.mjs"));
   try {
     await mf.ready;
     for (let i = 0; i < 3; i += 1) await timed(mf, "/noop");

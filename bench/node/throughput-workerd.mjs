@@ -6,13 +6,12 @@
 // no-op requests, and divided by n; the median of ROUNDS such requests.
 //
 //   node bench/node/throughput-workerd.mjs [--out bench/results/wasm-workerd.md]
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
 import { Miniflare } from "miniflare";
 
-import { machine, median, root } from "./lib.mjs";
+import { benchRecords, benchWorker, machine, median, root } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const out = args.includes("--out") ? args[args.indexOf("--out") + 1] : null;
@@ -20,28 +19,9 @@ const ROUNDS = 5;
 // Calls per timed request: about this many bytes of record each time.
 const BYTES_PER_REQUEST = 8e6;
 
-const records = [
-  ["synthea", ["Russel238", "Ellis535", "Curt84_Legros616", "Curt84_Volkman526"]],
-  ["gpconnect", ["meds_response", "pathology_response1", "consultations_response1"]],
-].flatMap(([dir, names]) =>
-  names.map((name) => {
-    const file = readdirSync(join(root, "tests", "corpus", dir)).find((f) => f.startsWith(name));
-    return { name: `${dir}/${name}`, bytes: readFileSync(join(root, "tests", "corpus", dir, file)) };
-  }),
-);
+const records = benchRecords();
 
-const mf = new Miniflare({
-  modules: true,
-  scriptPath: join(root, "bench", "node", "throughput-worker.mjs"),
-  modulesRoot: root,
-  modulesRules: [
-    { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-    { type: "CompiledWasm", include: ["**/*.wasm"] },
-  ],
-  compatibilityDate: "2026-04-26",
-  host: "127.0.0.1",
-  cf: false,
-});
+const mf = new Miniflare(benchWorker(root, "throughput-worker.mjs"));
 
 async function timed(path, init) {
   const t = performance.now();

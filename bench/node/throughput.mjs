@@ -7,12 +7,12 @@
 // `JSON.parse` + `JSON.stringify` (native code, for reference).
 //
 //   node bench/node/throughput.mjs [--seconds 2] [--out bench/results/wasm-node.md]
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 
-import { machine, median, quantile, root } from "./lib.mjs";
+import { benchRecords, machine, median, quantile, root } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -24,15 +24,7 @@ const { Engine } = require(process.env.TIERGATE_PKG_NODE ?? join(root, "pkg", "n
 const engine = new Engine();
 
 // The same records, viewers and consent as bench/benches/redact.rs.
-const records = [
-  ["synthea", ["Russel238", "Ellis535", "Curt84_Legros616", "Curt84_Volkman526"]],
-  ["gpconnect", ["meds_response", "pathology_response1", "consultations_response1"]],
-].flatMap(([dir, names]) =>
-  names.map((name) => {
-    const file = readdirSync(join(root, "tests", "corpus", dir)).find((f) => f.startsWith(name));
-    return { name: `${dir}/${name}`, bytes: new Uint8Array(readFileSync(join(root, "tests", "corpus", dir, file))) };
-  }),
-);
+const records = benchRecords();
 const viewer = (profile) => ({
   user_id: "bench", organisation: "RVY", profile, purpose: "direct-care", training: { expires: "2099-01-01" },
 });
