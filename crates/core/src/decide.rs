@@ -275,10 +275,9 @@ impl Policy {
         record: &serde_json::Value,
         request: &Request<'_>,
     ) -> Result<Decisions, RedactError> {
-        let doc = record.as_object().ok_or_else(|| RedactError::Structure {
-            path: "".into(),
-            message: "expected a FHIR resource object".into(),
-        })?;
+        let doc = record
+            .as_object()
+            .ok_or_else(crate::redact::not_an_object)?;
         let doc = Map::from_serde(doc);
         let (_, entries) = entries_of(&doc)?;
         self.decide_entries(&entries, request)
@@ -1132,10 +1131,9 @@ impl Policy {
         record: &serde_json::Value,
         default_setting: Option<&str>,
     ) -> Result<Vec<Classification>, RedactError> {
-        let doc = record.as_object().ok_or_else(|| RedactError::Structure {
-            path: "".into(),
-            message: "expected a FHIR resource object".into(),
-        })?;
+        let doc = record
+            .as_object()
+            .ok_or_else(crate::redact::not_an_object)?;
         let doc = &Map::from_serde(doc);
         let default_setting = match default_setting {
             None => None,

@@ -64,7 +64,7 @@ fn parse_error(e: json::ParseError) -> RedactError {
     }
 }
 
-fn not_an_object() -> RedactError {
+pub(crate) fn not_an_object() -> RedactError {
     RedactError::Structure {
         path: "".into(),
         message: "expected a FHIR resource object".into(),
