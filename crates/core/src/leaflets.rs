@@ -6,7 +6,7 @@
 //! Codes are written as the policy writes Appendix 1 (Read v2 with or
 //! without dot padding, SNOMED CT, a trailing `%` for a code and everything
 //! below it) and compiled once into the same [`CodeMatcher`] the policy
-//! uses for exclusions: one exact set and one Aho-Corasick automaton.
+//! uses for exclusions: one exact set and one map of `%` stems.
 //!
 //! [`Leaflets::matching`] reads codes only from the record it is given, so
 //! the caller passes the record as the viewer received it (redacted): a

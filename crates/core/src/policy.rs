@@ -246,13 +246,24 @@ impl Policy {
     }
 
     fn compile_value(value: Value, hash: String) -> Result<Self, PolicyError> {
-        let document: PolicyDocument =
-            serde_path_to_error::deserialize(&value).map_err(|e| PolicyError {
-                problems: vec![Problem::new(
-                    pointer(e.path()),
-                    crate::error::scrub(&e.inner().to_string()),
-                )],
-            })?;
+        use serde::Deserialize;
+        // Without path tracking first: it roughly doubles the code a first
+        // Engine runs (and wasm compiles on first call). Only a document
+        // that fails is read again, to say where.
+        let document = match PolicyDocument::deserialize(&value) {
+            Ok(document) => document,
+            Err(_) => match serde_path_to_error::deserialize::<_, PolicyDocument>(&value) {
+                Ok(document) => document,
+                Err(e) => {
+                    return Err(PolicyError {
+                        problems: vec![Problem::new(
+                            pointer(e.path()),
+                            crate::error::scrub(&e.inner().to_string()),
+                        )],
+                    })
+                }
+            },
+        };
         Compiler::default().compile(document, hash)
     }
 

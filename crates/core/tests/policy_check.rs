@@ -119,6 +119,22 @@ fn not_json_is_one_problem_at_the_root() {
     assert_eq!(e.problems[0].path, "");
 }
 
+#[test]
+fn a_misshapen_document_names_the_path_of_the_first_bad_value() {
+    let mut doc = default_doc();
+    *at(&mut doc, "/segments/2/tiers") = json!("three");
+    let p = assert_only_problem(&doc, "/segments/2/tiers", None);
+    assert!(p.message.contains("invalid type"), "{}", p.message);
+
+    let mut doc = default_doc();
+    at(&mut doc, "/profiles/1")
+        .as_object_mut()
+        .unwrap()
+        .insert("tiers_extra".into(), json!(1));
+    let p = assert_only_problem(&doc, "/profiles/1/tiers_extra", None);
+    assert!(p.message.contains("unknown field"), "{}", p.message);
+}
+
 // ---------------------------------------------------------------------------
 // Profiles.
 
