@@ -113,6 +113,7 @@ worker-build-cli: setup
 # worker/build/index.js + index_bg.wasm (size-tuned, through wasm-opt).
 worker: wasm-target wasm-bindgen-cli worker-build-cli node-setup
 	cd worker && $(WORKER_ENV) worker-build --release
+	node scripts/preinit.mjs worker/build/index_bg.wasm --keep worker/target/preinit/index_bg.plain.wasm
 	@node worker/scripts/size.mjs
 
 # worker/public: www/ and pkg/web, served by the worker's assets binding.
@@ -163,6 +164,7 @@ bench: wasm worker
 	$(CARGO) run --profile bench --locked --manifest-path bench/Cargo.toml --bin report
 	node bench/node/startup.mjs --out bench/results/startup.md
 	node bench/node/startup-workerd.mjs --append bench/results/startup.md
+	node bench/node/startup-edge.mjs --append bench/results/startup.md
 	node bench/node/throughput.mjs --out bench/results/wasm-node.md
 	node bench/node/throughput-workerd.mjs --out bench/results/wasm-workerd.md
 	node scripts/bench-edge.mjs

@@ -11,7 +11,8 @@
 // Steps: cargo build (profile `wasm-release`, tuned for size) -> wasm-bindgen
 // (the CLI must be the exact version in Cargo.lock) -> wasm-opt from the npm
 // `binaryen` package (never a system binaryen: Debian's produces modules that
-// throw at instantiation). Sizes before and after wasm-opt go to
+// throw at instantiation) -> for pkg/node only, scripts/preinit.mjs (the
+// default policy compiled at build time). Sizes before and after wasm-opt go to
 // pkg/build.json for scripts/wasm-size.mjs.
 //
 // Environment: WASM_OPT=0 skips wasm-opt; WASM_BINDGEN=path picks the CLI.
@@ -54,8 +55,11 @@ const wasmOptFlags = [
 
 const targets = [
   { target: "web", dir: "pkg/web", type: "module" },
-  { target: "nodejs", dir: "pkg/node", type: "commonjs" },
+  { target: "nodejs", dir: "pkg/node", type: "commonjs", preinit: true },
 ];
+// The Node build before pre-initialisation, with its glue, for
+// bench/node/startup.mjs to compare against.
+const plainNode = join(root, "target", "preinit", "node");
 
 function fail(message) {
   console.error(`wasm-build: ${message}`);
@@ -110,10 +114,14 @@ run("cargo", ["build", "--locked", "-p", crate, "--target", "wasm32-unknown-unkn
 const stamp = createHash("sha256")
   .update(readFileSync(input))
   .update(JSON.stringify({ want, useWasmOpt, wasmOptFlags, targets, script: readFileSync(fileURLToPath(import.meta.url)) }))
+  .update(readFileSync(join(root, "scripts", "preinit.mjs")))
   .digest("hex");
 const buildFile = join(root, "pkg", "build.json");
 const previous = existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, "utf8")) : null;
-const outputs = targets.map((t) => t.dir).map((d) => join(root, d, `${stem}_bg.wasm`));
+const outputs = targets
+  .map((t) => t.dir)
+  .map((d) => join(root, d, `${stem}_bg.wasm`))
+  .concat([join(plainNode, `${stem}_bg.wasm`)]);
 if (previous?.stamp === stamp && outputs.every((p) => existsSync(p))) {
   console.log("wasm-build: pkg/ is up to date");
   process.exit(0);
@@ -156,6 +164,17 @@ if (useWasmOpt) {
     }),
   ).catch((e) => fail(e.message));
   report.wasmOpt.seconds = (Date.now() - t0) / 1000;
+}
+// 4. The Node build starts with the default policy compiled: one scratch
+// instance compiles it at build time and its memory ships as the module's
+// initial memory (scripts/preinit.mjs). The browser build stays as it is,
+// within its size budget.
+for (const t of targets.filter((t) => t.preinit)) {
+  const wasm = join(root, t.dir, `${stem}_bg.wasm`);
+  report.sizes[t.target].beforePreinit = sizes(wasm);
+  rmSync(plainNode, { recursive: true, force: true });
+  run(process.execPath, [join(root, "scripts", "preinit.mjs"), wasm, "--keep", join(plainNode, `${stem}_bg.wasm`)]);
+  for (const f of [`${stem}.js`, "package.json"]) copyFileSync(join(root, t.dir, f), join(plainNode, f));
 }
 for (const t of targets) {
   Object.assign(report.sizes[t.target], sizes(join(root, t.dir, `${stem}_bg.wasm`)));

@@ -224,6 +224,31 @@ describe("classify", () => {
   });
 });
 
+describe("the default policy compiled at build time", () => {
+  test("pkg/node ships a pre-initialised module whose default policy is the one its text compiles to", () => {
+    const wasm = readFileSync(join(root, "pkg", "node", "tiergate_wasm_bg.wasm"));
+    const module = new WebAssembly.Module(wasm);
+    assert.equal(WebAssembly.Module.customSections(module, "tiergate.preinit").length, 1);
+    const compiled = new Engine(defaultPolicyText);
+    assert.equal(new Engine().policyHash(), compiled.policyHash());
+    for (const name of ["single-resource-allowed", vectors.keys().next().value]) {
+      const v = vector(name).vector;
+      assert.deepEqual(
+        new Engine().redact(vector(name).record, v.viewer, v.consent, v.now),
+        compiled.redact(vector(name).record, v.viewer, v.consent, v.now),
+      );
+    }
+  });
+
+  test("engines built from the default policy share it and free independently", () => {
+    const a = new Engine();
+    const b = new Engine();
+    a.free();
+    const v = allowed.vector;
+    assert.equal(b.redact(allowed.record, v.viewer, v.consent, v.now).body, v.expected.body);
+  });
+});
+
 describe("the benchmark floor", () => {
   test("__serdeRoundTrip parses and writes the whole record, as JSON.parse + JSON.stringify would", () => {
     const file = join(root, "tests", "corpus", "gpconnect", "meds_response.json");

@@ -4,7 +4,8 @@
 //! reads and writes D1 (consent, break-glass windows, audit), serves the
 //! demo origin and login when `DEMO=on`, and calls `tiergate-edge` and
 //! `tiergate-core` for every decision. The policy and the demo are
-//! compiled once per isolate.
+//! compiled once, at build time (see [`tiergate_preinit`]), or else on an
+//! isolate's first request.
 
 #![forbid(unsafe_code)]
 
@@ -53,6 +54,18 @@ fn state() -> Result<&'static State, Refusal> {
         })
         .as_ref()
         .map_err(|_| Refusal::Unavailable)
+}
+
+/// Builds the per-isolate state ahead of time; true when it built.
+///
+/// `scripts/preinit.mjs` (run by `make worker`) calls this once, at build time, on a scratch
+/// instance whose imports all throw, and ships that instance's memory as the
+/// module's initial memory: an isolate then starts with the policy and the
+/// demo already compiled. Nothing calls it at run time; a module that was
+/// not pre-initialised builds the state on its first request, as before.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn tiergate_preinit() -> bool {
+    state().is_ok()
 }
 
 /// Configuration from the environment (`wrangler.toml` vars and secrets).

@@ -33,6 +33,8 @@
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use tiergate_core::leaflets::{LeafletError, Leaflets};
 use tiergate_core::plan::{plan_from_careplan, plan_to_careplan, PlanError, PlanFields};
 use tiergate_core::reminders::{reminders, to_ics};
@@ -213,12 +215,31 @@ export interface PolicyInfo {
 }
 "#;
 
+static DEFAULT_POLICY: OnceLock<Result<Policy, PolicyError>> = OnceLock::new();
+
+/// The embedded default policy, compiled on first use.
+fn default_policy() -> Result<&'static Policy, &'static PolicyError> {
+    DEFAULT_POLICY.get_or_init(Policy::default_policy).as_ref()
+}
+
+/// Compiles the default policy now; true when it compiled.
+///
+/// The Node build calls this once at build time (`scripts/wasm-build.mjs`
+/// runs `scripts/preinit.mjs` on it) and ships the resulting memory,
+/// so `new Engine()` in a fresh process finds the policy already compiled.
+#[doc(hidden)]
+#[wasm_bindgen]
+pub fn tiergate_preinit() -> bool {
+    default_policy().is_ok()
+}
+
 /// A compiled policy, ready to decide and redact. Build one per page,
 /// process or isolate; every call only walks data.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Engine {
-    policy: Policy,
+    /// The default policy is compiled once per module instance and shared.
+    policy: Cow<'static, Policy>,
     /// The leaflet catalogue, compiled on first use.
     leaflets: std::cell::OnceCell<Leaflets>,
 }
@@ -233,10 +254,12 @@ impl Engine {
         #[wasm_bindgen(unchecked_optional_param_type = "JsonInput | null")] policy: Option<JsValue>,
     ) -> Result<Engine, JsValue> {
         let policy = match policy.filter(|p| !p.is_null() && !p.is_undefined()) {
-            None => Policy::default_policy(),
-            Some(p) => Policy::from_json(&json_input(&p, "policy", true)?),
-        }
-        .map_err(|e| policy_error(&e))?;
+            None => Cow::Borrowed(default_policy().map_err(policy_error)?),
+            Some(p) => Cow::Owned(
+                Policy::from_json(&json_input(&p, "policy", true)?)
+                    .map_err(|e| policy_error(&e))?,
+            ),
+        };
         Ok(Engine {
             policy,
             leaflets: std::cell::OnceCell::new(),

@@ -1,0 +1,385 @@
+#!/usr/bin/env node
+// Pre-initialises a built module: the policy (and, in the edge worker, the
+// demo) is compiled at build time instead of in each fresh process or
+// isolate.
+//
+//   node scripts/preinit.mjs MODULE.wasm [--keep COPY.wasm]
+//
+// The module is instantiated once in workerd (Miniflare), with every import
+// replaced by a function that throws, and its `tiergate_preinit` export
+// builds the state. That instance's memory and mutable globals then become
+// the module's initial memory (data segments) and global values, so every
+// instance starts where the scratch instance stopped. The throwing imports
+// prove the state was built by Rust alone: nothing from the build
+// machine's JavaScript environment is captured. The rewritten module is
+// instantiated again and its memory compared byte for byte with the
+// snapshot before it replaces the input.
+//
+// --keep writes the module as it was to COPY.wasm (the start-up benchmark
+// compares the two). Idempotent: a module that carries the
+// `tiergate.preinit` custom section is left alone. Exits 1, leaving the
+// input untouched, on anything it does not understand (passive data
+// segments, non-integer mutable globals, a memory that cannot grow to the
+// snapshot).
+
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { Miniflare } from "miniflare";
+
+const args = process.argv.slice(2);
+const keepAt = args.indexOf("--keep");
+const keep = keepAt >= 0 ? resolve(args[keepAt + 1]) : null;
+const target = args.find((a, i) => !a.startsWith("--") && i !== keepAt + 1);
+if (!target) {
+  console.error("usage: node scripts/preinit.mjs MODULE.wasm [--keep COPY.wasm]");
+  process.exit(2);
+}
+const path = resolve(target);
+const MARK = "tiergate.preinit";
+// Zero runs shorter than this stay inside one data segment (a segment's
+// header costs about a dozen bytes).
+const MERGE_GAP = 32;
+const PAGE = 65536;
+
+function fail(message) {
+  console.error(`preinit: ${message}`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------
+// Reading and writing the binary format (only the parts this script needs).
+
+class Reader {
+  constructor(bytes, pos = 0) {
+    this.bytes = bytes;
+    this.pos = pos;
+  }
+  u8() {
+    if (this.pos >= this.bytes.length) fail("truncated module");
+    return this.bytes[this.pos++];
+  }
+  uleb() {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.u8();
+      result |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+      if ((b & 0x80) === 0) return Number(result);
+    }
+  }
+  sleb() {
+    let result = 0n;
+    let shift = 0n;
+    let b;
+    do {
+      b = this.u8();
+      result |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+    } while (b & 0x80);
+    if (b & 0x40) result -= 1n << shift;
+    return result;
+  }
+  skip(n) {
+    this.pos += n;
+  }
+  name() {
+    const n = this.uleb();
+    const s = Buffer.from(this.bytes.subarray(this.pos, this.pos + n)).toString("utf8");
+    this.pos += n;
+    return s;
+  }
+  // A value type: a number type, a short ref type, or (ref null? heaptype).
+  valtype() {
+    const t = this.u8();
+    if (t === 0x63 || t === 0x64) this.sleb();
+    return t;
+  }
+  limits() {
+    const flags = this.u8();
+    const min = this.uleb();
+    const max = flags & 1 ? this.uleb() : null;
+    return { flags, min, max };
+  }
+  // A constant expression, up to and including its `end`.
+  constExpr() {
+    for (;;) {
+      const op = this.u8();
+      if (op === 0x0b) return;
+      if (op === 0x41 || op === 0x42) this.sleb();
+      else if (op === 0x43) this.skip(4);
+      else if (op === 0x44) this.skip(8);
+      else if (op === 0x23 || op === 0xd2) this.uleb();
+      else if (op === 0xd0) this.sleb();
+      else if (op === 0x6a || op === 0x6b || op === 0x6c || op === 0x7c || op === 0x7d || op === 0x7e) continue;
+      else fail(`unsupported opcode 0x${op.toString(16)} in a constant expression`);
+    }
+  }
+}
+
+function uleb(n) {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v !== 0n) b |= 0x80;
+    out.push(b);
+  } while (v !== 0n);
+  return out;
+}
+
+function sleb(n) {
+  const out = [];
+  let v = BigInt(n);
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items) => [...uleb(items.length), ...items.flat()];
+const nameBytes = (s) => {
+  const b = [...Buffer.from(s, "utf8")];
+  return [...uleb(b.length), ...b];
+};
+
+function sections(bytes) {
+  if (bytes.readUInt32LE(0) !== 0x6d736100 || bytes.readUInt32LE(4) !== 1) fail(`${path} is not a wasm module`);
+  const out = [];
+  const r = new Reader(bytes, 8);
+  while (r.pos < bytes.length) {
+    const start = r.pos;
+    const id = r.u8();
+    const size = r.uleb();
+    const body = r.pos;
+    r.skip(size);
+    const s = { id, start, body, end: r.pos };
+    if (id === 0) s.name = new Reader(bytes, body).name();
+    out.push(s);
+  }
+  return out;
+}
+
+function section(id, payload) {
+  return Buffer.from([id, ...uleb(payload.length), ...payload]);
+}
+
+// ---------------------------------------------------------------------------
+// What the module holds.
+
+function inspect(bytes) {
+  const all = sections(bytes);
+  const byId = (id) => all.find((s) => s.id === id);
+  let importedGlobals = 0;
+  const imports = byId(2);
+  if (imports) {
+    const r = new Reader(bytes, imports.body);
+    for (let n = r.uleb(); n > 0; n -= 1) {
+      r.name();
+      r.name();
+      const kind = r.u8();
+      if (kind === 0) r.uleb();
+      else if (kind === 1) (r.valtype(), r.limits());
+      else if (kind === 2) fail("the module imports its memory");
+      else if (kind === 3) (r.valtype(), r.u8(), (importedGlobals += 1));
+      else if (kind === 4) (r.u8(), r.uleb());
+      else fail(`unknown import kind ${kind}`);
+    }
+  }
+  const globals = [];
+  const globalSection = byId(6);
+  if (globalSection) {
+    const r = new Reader(bytes, globalSection.body);
+    for (let i = 0, n = r.uleb(); i < n; i += 1) {
+      const type = r.valtype();
+      const mutable = r.u8() === 1;
+      const init = r.pos;
+      r.constExpr();
+      globals.push({ index: importedGlobals + i, type, mutable, init: bytes.subarray(init, r.pos) });
+    }
+  }
+  const memorySection = byId(5);
+  if (!memorySection) fail("the module defines no memory");
+  const mr = new Reader(bytes, memorySection.body);
+  if (mr.uleb() !== 1) fail("the module defines more than one memory");
+  const memory = mr.limits();
+  if (memory.flags & ~1) fail("shared or 64-bit memory is not supported");
+  const dataStarts = [];
+  const data = byId(11);
+  if (data) {
+    const r = new Reader(bytes, data.body);
+    for (let n = r.uleb(); n > 0; n -= 1) {
+      const flags = r.uleb();
+      if (flags !== 0) fail("passive or multi-memory data segments are not supported");
+      if (r.u8() !== 0x41) fail("a data segment's offset is not a constant");
+      dataStarts.push(Number(r.sleb()));
+      if (r.u8() !== 0x0b) fail("a data segment's offset is not a constant");
+      r.skip(r.uleb());
+    }
+  }
+  return { all, globals, memory, dataStarts };
+}
+
+// ---------------------------------------------------------------------------
+// Running the module in workerd.
+
+const SCRATCH = `
+import module from "./module.wasm";
+export default {
+  async fetch(request) {
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(module)) {
+      imports[imp.module] ??= {};
+      if (imp.kind === "function") {
+        imports[imp.module][imp.name] = () => {
+          throw new Error("pre-initialisation called the import " + imp.name);
+        };
+      } else if (imp.kind === "tag") {
+        imports[imp.module][imp.name] = WebAssembly.JSTag;
+      } else {
+        return new Response("cannot provide the import " + imp.name, { status: 500 });
+      }
+    }
+    const instance = new WebAssembly.Instance(module, imports);
+    const run = new URL(request.url).pathname === "/run";
+    if (run) {
+      let built;
+      try {
+        built = instance.exports.tiergate_preinit();
+      } catch (e) {
+        return new Response(String(e), { status: 500 });
+      }
+      if (built !== 1 && built !== true) return new Response("the state did not build", { status: 500 });
+    }
+    const globals = {};
+    for (const [name, value] of Object.entries(instance.exports)) {
+      if (name.startsWith("${MARK}.global.")) globals[name.slice(${MARK.length + 8})] = String(value.value);
+    }
+    return new Response(new Uint8Array(instance.exports.memory.buffer), {
+      headers: { "x-globals": JSON.stringify(globals) },
+    });
+  },
+};
+`;
+
+async function inWorkerd(module, route) {
+  const mf = new Miniflare({
+    modules: [
+      { type: "ESModule", path: "scratch/worker.mjs", contents: SCRATCH },
+      { type: "CompiledWasm", path: "scratch/module.wasm", contents: module },
+    ],
+    compatibilityDate: "2026-04-26",
+    host: "127.0.0.1",
+  });
+  try {
+    const res = await mf.dispatchFetch(`http://127.0.0.1/${route}`);
+    const body = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 200) fail(`workerd: ${body.toString("utf8")}`);
+    return { memory: body, globals: JSON.parse(res.headers.get("x-globals")) };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+const input = readFileSync(path);
+const info = inspect(input);
+if (info.all.some((s) => s.id === 0 && s.name === MARK)) {
+  console.log(`preinit: ${path} is already pre-initialised`);
+  process.exit(0);
+}
+const mutable = info.globals.filter((g) => g.mutable);
+for (const g of mutable) {
+  if (g.type !== 0x7f && g.type !== 0x7e) fail(`mutable global ${g.index} is not an integer`);
+}
+
+// 1. A copy that exports every mutable global, run once.
+const exportSection = info.all.find((s) => s.id === 7);
+if (!exportSection) fail("the module has no exports");
+const er = new Reader(input, exportSection.body);
+const exportCount = er.uleb();
+const exportEntries = input.subarray(er.pos, exportSection.end);
+const extra = mutable.map((g) => [...nameBytes(`${MARK}.global.${g.index}`), 3, ...uleb(g.index)]);
+const instrumented = Buffer.concat(
+  info.all.map((s) =>
+    s.id === 7
+      ? section(7, [...uleb(exportCount + extra.length), ...exportEntries, ...extra.flat()])
+      : input.subarray(s.start, s.end),
+  ),
+);
+const before = await inWorkerd(Buffer.concat([input.subarray(0, 8), instrumented]), "fresh");
+const after = await inWorkerd(Buffer.concat([input.subarray(0, 8), instrumented]), "run");
+const snapshot = Buffer.from(after.memory);
+
+// The stack: with Rust's stack-first layout every data segment sits above
+// the stack pointer's initial value, and what lies below it once the call
+// has returned is dead stack, zeroed so it does not ship.
+const stackPointers = mutable.filter((g) => g.type === 0x7f && before.globals[g.index] === after.globals[g.index]);
+if (stackPointers.length === 1) {
+  const sp = Number(after.globals[stackPointers[0].index]);
+  if (info.dataStarts.every((start) => start >= sp) && sp <= snapshot.length) snapshot.fill(0, 0, sp);
+}
+
+// 2. The data segments: every run of non-zero bytes, short gaps merged.
+const segments = [];
+let i = 0;
+while (i < snapshot.length) {
+  while (i < snapshot.length && snapshot[i] === 0) i += 1;
+  if (i >= snapshot.length) break;
+  const start = i;
+  let end = i;
+  while (i < snapshot.length) {
+    if (snapshot[i] !== 0) {
+      end = i + 1;
+      i += 1;
+    } else if (i - end >= MERGE_GAP) break;
+    else i += 1;
+  }
+  segments.push([0, 0x41, ...sleb(start | 0), 0x0b, ...uleb(end - start), ...snapshot.subarray(start, end)]);
+}
+
+const pages = snapshot.length / PAGE;
+if (info.memory.max !== null && info.memory.max < pages) fail("the snapshot is larger than the memory's maximum");
+const memory = [...uleb(1), info.memory.flags, ...uleb(Math.max(info.memory.min, pages))];
+if (info.memory.max !== null) memory.push(...uleb(info.memory.max));
+
+const globalSection = info.globals.map((g) => {
+  const value = after.globals[g.index];
+  const init = g.mutable ? [g.type === 0x7f ? 0x41 : 0x42, ...sleb(BigInt.asIntN(g.type === 0x7f ? 32 : 64, BigInt(value))), 0x0b] : [...g.init];
+  return [g.type, g.mutable ? 1 : 0, ...init];
+});
+
+const marker = [...nameBytes(MARK), ...Buffer.from(JSON.stringify({ bytes: snapshot.length, segments: segments.length }))];
+const parts = [input.subarray(0, 8)];
+for (const s of info.all) {
+  if (s.id === 5) parts.push(section(5, memory));
+  else if (s.id === 6) parts.push(section(6, [...uleb(info.globals.length), ...globalSection.flat()]));
+  else if (s.id === 12) parts.push(section(12, uleb(segments.length)));
+  else if (s.id === 11) parts.push(section(11, vec(segments)));
+  else parts.push(input.subarray(s.start, s.end));
+}
+if (!info.all.some((s) => s.id === 11)) fail("the module has no data section");
+parts.push(section(0, marker));
+const output = Buffer.concat(parts);
+
+// 3. The rewritten module must start exactly where the scratch instance
+// stopped.
+const check = await inWorkerd(output, "fresh");
+if (!Buffer.from(check.memory).equals(snapshot)) fail("the rewritten module's initial memory differs from the snapshot");
+
+if (keep) {
+  mkdirSync(dirname(keep), { recursive: true });
+  writeFileSync(keep, input);
+}
+writeFileSync(path, output);
+console.log(
+  `preinit: ${path}: state built at build time; ${(snapshot.length / 1024 / 1024).toFixed(1)} MiB of memory, ` +
+    `${segments.length} data segments; ${input.length} -> ${output.length} bytes`,
+);

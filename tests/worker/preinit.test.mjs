@@ -1,0 +1,139 @@
+// Build-time pre-initialisation (scripts/preinit.mjs): the shipped
+// worker starts with its state built, and the rewriter keeps exactly what
+// the scratch instance built, refuses a module whose set-up reaches for
+// JavaScript, and leaves a pre-initialised module alone.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+
+import { root } from "./lib.mjs";
+
+const script = join(root, "scripts", "preinit.mjs");
+const dir = mkdtempSync(join(tmpdir(), "tiergate-preinit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const uleb = (n) => {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+};
+const sleb = (n) => {
+  const out = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
+const str = (s) => [...uleb(s.length), ...Buffer.from(s)];
+const section = (id, items) => {
+  const body = [...uleb(items.length), ...items.flat()];
+  return [id, ...uleb(body.length), ...body];
+};
+
+// A module shaped like the worker's: one memory (one page) with a data
+// segment, a mutable i32 global, an import, and `tiergate_preinit`, whose
+// body is `setup` followed by `i32.const 1`.
+function module(setup) {
+  const body = [0, ...setup, 0x41, 1, 0x0b];
+  return Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [[0x60, 0, 1, 0x7f], [0x60, 0, 0]]),
+    ...section(2, [[...str("env"), ...str("poke"), 0, 1]]),
+    ...section(3, [[0]]),
+    ...section(5, [[0, 1]]),
+    ...section(6, [[0x7f, 1, 0x41, ...sleb(1024), 0x0b]]),
+    ...section(7, [
+      [...str("memory"), 2, 0],
+      [...str("tiergate_preinit"), 0, 1],
+      [...str("g"), 3, 0],
+    ]),
+    ...section(10, [[...uleb(body.length), ...body]]),
+    ...section(11, [[0, 0x41, ...sleb(2000), 0x0b, ...str("tg")]]),
+  ]);
+}
+
+// Grows memory to two pages, writes 42 at 70000 and sets the global to 2048.
+const BUILDS_STATE = [
+  0x41, 1, 0x40, 0, 0x1a,
+  0x41, ...sleb(70000), 0x41, 42, 0x3a, 0, 0,
+  0x41, ...sleb(2048), 0x24, 0,
+];
+
+function preinit(bytes, name) {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  const r = spawnSync(process.execPath, [script, path], { encoding: "utf8" });
+  return { ...r, path, after: readFileSync(path) };
+}
+
+// Names of a module's custom sections (Node 20 cannot compile the worker's
+// module, which uses newer exception handling, so this reads the bytes).
+function customSections(bytes) {
+  const names = [];
+  let pos = 8;
+  const leb = () => {
+    let n = 0;
+    let shift = 0;
+    let b;
+    do {
+      b = bytes[pos++];
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return n;
+  };
+  while (pos < bytes.length) {
+    const id = bytes[pos++];
+    const end = leb() + pos;
+    if (id === 0) {
+      const len = leb();
+      names.push(bytes.subarray(pos, pos + len).toString());
+    }
+    pos = end;
+  }
+  return names;
+}
+
+test("the shipped worker module was pre-initialised", () => {
+  const bytes = readFileSync(join(root, "worker", "build", "index_bg.wasm"));
+  assert.ok(customSections(bytes).includes("tiergate.preinit"), "make worker ships the pre-initialised module");
+  const plain = readFileSync(join(root, "worker", "target", "preinit", "index_bg.plain.wasm"));
+  assert.ok(!customSections(plain).includes("tiergate.preinit"));
+  assert.ok(bytes.length > plain.length, "the built state ships as data");
+});
+
+test("a fresh instance starts with the memory and globals the build-time call left", () => {
+  const r = preinit(module(BUILDS_STATE), "good.wasm");
+  assert.equal(r.status, 0, r.stderr);
+  const m = new WebAssembly.Module(r.after);
+  assert.equal(WebAssembly.Module.customSections(m, "tiergate.preinit").length, 1);
+  const instance = new WebAssembly.Instance(m, { env: { poke() {} } });
+  const mem = new Uint8Array(instance.exports.memory.buffer);
+  assert.equal(mem.length, 2 * 65536);
+  assert.equal(mem[70000], 42);
+  assert.equal(Buffer.from(mem.subarray(2000, 2002)).toString(), "tg");
+  assert.equal(instance.exports.g.value, 2048);
+
+  const again = preinit(r.after, "good.wasm");
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /already pre-initialised/);
+  assert.deepEqual(again.after, r.after);
+});
+
+test("a module whose set-up calls an import is refused and left as it was", () => {
+  const bytes = module([0x10, 0]);
+  const r = preinit(bytes, "calls-js.wasm");
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /called the import poke/);
+  assert.deepEqual(r.after, bytes);
+});
