@@ -5,8 +5,9 @@
 //
 //   node scripts/preinit.mjs MODULE.wasm [--keep COPY.wasm]
 //
-// The module is instantiated once in workerd (Miniflare), with every import
-// replaced by a function that throws, and its `tiergate_preinit` export
+// The module is instantiated once in workerd (Miniflare, the scratch worker
+// of scripts/scratch-worker.mjs), with every import replaced by a function
+// that throws, and its `tiergate_preinit` export
 // builds the state. That instance's memory and mutable globals then become
 // the module's initial memory (data segments) and global values, so every
 // instance starts where the scratch instance stopped. The throwing imports
@@ -26,10 +27,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 
+import { scratchWorkerd } from "./scratch.mjs";
+
 const args = process.argv.slice(2);
 const keepAt = args.indexOf("--keep");
 const keep = keepAt >= 0 ? resolve(args[keepAt + 1]) : null;
-const target = args.find((a, i) => !a.startsWith("--") && i !== keepAt + 1);
+const target = args.find((a, i) => !a.startsWith("--") && (keepAt < 0 || i !== keepAt + 1));
 if (!target) {
   console.error("usage: node scripts/preinit.mjs MODULE.wasm [--keep COPY.wasm]");
   process.exit(2);
@@ -229,54 +232,8 @@ function inspect(bytes) {
 // ---------------------------------------------------------------------------
 // Running the module in workerd.
 
-const SCRATCH = `
-import module from "./module.wasm";
-export default {
-  async fetch(request) {
-    const imports = {};
-    for (const imp of WebAssembly.Module.imports(module)) {
-      imports[imp.module] ??= {};
-      if (imp.kind === "function") {
-        imports[imp.module][imp.name] = () => {
-          throw new Error("pre-initialisation called the import " + imp.name);
-        };
-      } else if (imp.kind === "tag") {
-        imports[imp.module][imp.name] = WebAssembly.JSTag;
-      } else {
-        return new Response("cannot provide the import " + imp.name, { status: 500 });
-      }
-    }
-    const instance = new WebAssembly.Instance(module, imports);
-    const run = new URL(request.url).pathname === "/run";
-    if (run) {
-      let built;
-      try {
-        built = instance.exports.tiergate_preinit();
-      } catch (e) {
-        return new Response(String(e), { status: 500 });
-      }
-      if (built !== 1 && built !== true) return new Response("the state did not build", { status: 500 });
-    }
-    const globals = {};
-    for (const [name, value] of Object.entries(instance.exports)) {
-      if (name.startsWith("${MARK}.global.")) globals[name.slice(${MARK.length + 8})] = String(value.value);
-    }
-    return new Response(new Uint8Array(instance.exports.memory.buffer), {
-      headers: { "x-globals": JSON.stringify(globals) },
-    });
-  },
-};
-`;
-
 async function inWorkerd(module, route) {
-  const mf = new Miniflare({
-    modules: [
-      { type: "ESModule", path: "scratch/worker.mjs", contents: SCRATCH },
-      { type: "CompiledWasm", path: "scratch/module.wasm", contents: module },
-    ],
-    compatibilityDate: "2026-04-26",
-    host: "127.0.0.1",
-  });
+  const mf = new Miniflare(scratchWorkerd(module));
   try {
     const res = await mf.dispatchFetch(`http://127.0.0.1/${route}`);
     const body = Buffer.from(await res.arrayBuffer());

@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 
 import { Miniflare } from "miniflare";
 
+import { scratchWorkerd } from "../../scripts/scratch.mjs";
 import { median, quantile, root } from "./lib.mjs";
 
 const args = process.argv.slice(2);
@@ -27,23 +28,6 @@ for (const p of [shipped, plain]) {
   if (!existsSync(p)) throw new Error(`${p} is missing: run \`make worker\``);
 }
 
-// Every import throws: instantiation and the state must not need them.
-const SCRIPT = `
-import module from "./module.wasm";
-export default {
-  async fetch(request) {
-    if (new URL(request.url).pathname !== "/start") return new Response("noop");
-    const imports = {};
-    for (const imp of WebAssembly.Module.imports(module)) {
-      imports[imp.module] ??= {};
-      imports[imp.module][imp.name] = imp.kind === "tag" ? WebAssembly.JSTag : () => { throw new Error(imp.name); };
-    }
-    const instance = new WebAssembly.Instance(module, imports);
-    return new Response(instance.exports.tiergate_preinit() ? "built" : "failed");
-  },
-};
-`;
-
 async function timed(mf, path, want) {
   const t = performance.now();
   const res = await mf.dispatchFetch(`http://bench.test${path}`);
@@ -56,19 +40,11 @@ async function measure(wasm) {
   const starts = [];
   const noops = [];
   for (let r = 0; r < runs; r += 1) {
-    const mf = new Miniflare({
-      modules: [
-        { type: "ESModule", path: "scratch/worker.mjs", contents: SCRIPT },
-        { type: "CompiledWasm", path: "scratch/module.wasm", contents: wasm },
-      ],
-      compatibilityDate: "2026-04-26",
-      host: "127.0.0.1",
-      cf: false,
-    });
+    const mf = new Miniflare(scratchWorkerd(wasm));
     try {
       await mf.ready;
       for (let i = 0; i < 3; i += 1) await timed(mf, "/noop", "noop");
-      const start = await timed(mf, "/start", "built");
+      const start = await timed(mf, "/run?dump=0", "built");
       const base = [];
       for (let i = 0; i < 7; i += 1) base.push(await timed(mf, "/noop", "noop"));
       const noop = median(base);

@@ -124,6 +124,9 @@ test("a fresh instance starts with the memory and globals the build-time call le
   assert.equal(Buffer.from(mem.subarray(2000, 2002)).toString(), "tg");
   assert.equal(instance.exports.g.value, 2048);
 
+  const twin = preinit(module(BUILDS_STATE), "twin.wasm");
+  assert.deepEqual(twin.after, r.after, "the same module pre-initialises to the same bytes");
+
   const again = preinit(r.after, "good.wasm");
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /already pre-initialised/);
