@@ -918,6 +918,12 @@ impl Compiler {
                         &cat.id,
                         "term shorter than 3 characters would match too much",
                     );
+                } else if t.len() > crate::terms::MAX_TERM_LEN {
+                    self.rule_problem(
+                        path,
+                        &cat.id,
+                        format!("term longer than {} bytes", crate::terms::MAX_TERM_LEN),
+                    );
                 } else if !seen.insert(t.clone()) {
                     self.rule_problem(path, &cat.id, format!("duplicate term `{t}`"));
                 } else {

@@ -7,9 +7,12 @@
 //!
 //! A whole-word match can only start where a word starts, so the trie is
 //! walked from word starts alone and needs no failure links: building it is
-//! a few allocations per term, which matters because every isolate builds
-//! it on its first request. A walk is at most as long as the longest term,
-//! so a scan is linear in the text.
+//! a few allocations per term. A walk is at most as long as the longest
+//! term ([`MAX_TERM_LEN`]), so a scan is linear in the text.
+
+/// The longest term a policy may list, in bytes. A scan walks at most this
+/// far from each word start, so it stays linear in the text.
+pub const MAX_TERM_LEN: usize = 128;
 
 /// A compiled term list; each term carries a category index.
 #[derive(Debug, Clone)]

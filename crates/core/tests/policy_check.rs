@@ -377,6 +377,20 @@ fn empty_exclusion_code() {
 }
 
 #[test]
+fn exclusion_terms_too_short_or_too_long() {
+    let c = index_of(&default_doc(), "/exclusions/categories", "adoption");
+    let path = format!("/exclusions/categories/{c}/terms/0");
+    for bad in ["ab".to_owned(), "a".repeat(129)] {
+        let mut doc = default_doc();
+        *at(&mut doc, &path) = json!(bad);
+        assert_only_problem(&doc, &path, Some("adoption"));
+    }
+    let mut doc = default_doc();
+    *at(&mut doc, &path) = json!("a".repeat(128));
+    assert!(compile(&doc).is_ok(), "128 bytes is allowed");
+}
+
+#[test]
 fn malformed_percent_pattern() {
     for bad in ["4%3", "%", "43%%", "..%", "%43C", "43 C%"] {
         let mut doc = default_doc();
