@@ -200,11 +200,11 @@ function inspect(bytes) {
   if (globalSection) {
     const r = new Reader(bytes, globalSection.body);
     for (let i = 0, n = r.uleb(); i < n; i += 1) {
+      const start = r.pos;
       const type = r.valtype();
       const mutable = r.u8() === 1;
-      const init = r.pos;
       r.constExpr();
-      globals.push({ index: importedGlobals + i, type, mutable, init: bytes.subarray(init, r.pos) });
+      globals.push({ index: importedGlobals + i, type, mutable, bytes: bytes.subarray(start, r.pos) });
     }
   }
   const memorySection = byId(5);
@@ -307,10 +307,13 @@ if (info.memory.max !== null && info.memory.max < pages) fail("the snapshot is l
 const memory = [...uleb(1), info.memory.flags, ...uleb(Math.max(info.memory.min, pages))];
 if (info.memory.max !== null) memory.push(...uleb(info.memory.max));
 
+// Mutable globals (integers, checked above) start at the values the call
+// left; the others are copied as they were.
 const globalSection = info.globals.map((g) => {
-  const value = after.globals[g.index];
-  const init = g.mutable ? [g.type === 0x7f ? 0x41 : 0x42, ...sleb(BigInt.asIntN(g.type === 0x7f ? 32 : 64, BigInt(value))), 0x0b] : [...g.init];
-  return [g.type, g.mutable ? 1 : 0, ...init];
+  if (!g.mutable) return [...g.bytes];
+  const bits = g.type === 0x7f ? 32 : 64;
+  const value = BigInt.asIntN(bits, BigInt(after.globals[g.index]));
+  return [g.type, 1, bits === 32 ? 0x41 : 0x42, ...sleb(value), 0x0b];
 });
 
 const marker = [...nameBytes(MARK), ...Buffer.from(JSON.stringify({ bytes: snapshot.length, segments: segments.length }))];
