@@ -23,7 +23,7 @@
 // segments, non-integer mutable globals, a memory that cannot grow to the
 // snapshot).
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 
@@ -180,6 +180,7 @@ function inspect(bytes) {
   const all = sections(bytes);
   const byId = (id) => all.find((s) => s.id === id);
   let importedGlobals = 0;
+  let importedTables = 0;
   const imports = byId(2);
   if (imports) {
     const r = new Reader(bytes, imports.body);
@@ -188,7 +189,7 @@ function inspect(bytes) {
       r.name();
       const kind = r.u8();
       if (kind === 0) r.uleb();
-      else if (kind === 1) (r.valtype(), r.limits());
+      else if (kind === 1) (r.valtype(), r.limits(), (importedTables += 1));
       else if (kind === 2) fail("the module imports its memory");
       else if (kind === 3) (r.valtype(), r.u8(), (importedGlobals += 1));
       else if (kind === 4) (r.u8(), r.uleb());
@@ -206,6 +207,13 @@ function inspect(bytes) {
       r.constExpr();
       globals.push({ index: importedGlobals + i, type, mutable, bytes: bytes.subarray(start, r.pos) });
     }
+  }
+  if (byId(8)) fail("the module has a start function (it would run again on the snapshot)");
+  const tables = [];
+  const tableSection = byId(4);
+  if (tableSection) {
+    const count = new Reader(bytes, tableSection.body).uleb();
+    for (let i = 0; i < count; i += 1) tables.push(importedTables + i);
   }
   const memorySection = byId(5);
   if (!memorySection) fail("the module defines no memory");
@@ -226,7 +234,7 @@ function inspect(bytes) {
       r.skip(r.uleb());
     }
   }
-  return { all, globals, memory, dataStarts };
+  return { all, globals, tables, memory, dataStarts };
 }
 
 // ---------------------------------------------------------------------------
@@ -238,7 +246,11 @@ async function inWorkerd(module, route) {
     const res = await mf.dispatchFetch(`http://127.0.0.1/${route}`);
     const body = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200) fail(`workerd: ${body.toString("utf8")}`);
-    return { memory: body, globals: JSON.parse(res.headers.get("x-globals")) };
+    return {
+      memory: body,
+      globals: JSON.parse(res.headers.get("x-globals")),
+      tables: JSON.parse(res.headers.get("x-tables")),
+    };
   } finally {
     await mf.dispose();
   }
@@ -257,31 +269,47 @@ for (const g of mutable) {
   if (g.type !== 0x7f && g.type !== 0x7e) fail(`mutable global ${g.index} is not an integer`);
 }
 
-// 1. A copy that exports every mutable global, run once.
-const exportSection = info.all.find((s) => s.id === 7);
-if (!exportSection) fail("the module has no exports");
-const er = new Reader(input, exportSection.body);
-const exportCount = er.uleb();
-const exportEntries = input.subarray(er.pos, exportSection.end);
-const extra = mutable.map((g) => [...nameBytes(`${MARK}.global.${g.index}`), 3, ...uleb(g.index)]);
-const instrumented = Buffer.concat(
-  info.all.map((s) =>
-    s.id === 7
-      ? section(7, [...uleb(exportCount + extra.length), ...exportEntries, ...extra.flat()])
-      : input.subarray(s.start, s.end),
-  ),
-);
-const before = await inWorkerd(Buffer.concat([input.subarray(0, 8), instrumented]), "fresh");
-const after = await inWorkerd(Buffer.concat([input.subarray(0, 8), instrumented]), "run");
+// A copy of `bytes` that also exports every mutable global and every table
+// it defines, so the scratch worker can read them.
+function instrument(bytes) {
+  const { all, globals, tables } = inspect(bytes);
+  const exportSection = all.find((s) => s.id === 7);
+  if (!exportSection) fail("the module has no exports");
+  const r = new Reader(bytes, exportSection.body);
+  const count = r.uleb();
+  const entries = bytes.subarray(r.pos, exportSection.end);
+  const extra = [
+    ...globals.filter((g) => g.mutable).map((g) => [...nameBytes(`${MARK}.global.${g.index}`), 3, ...uleb(g.index)]),
+    ...tables.map((t) => [...nameBytes(`${MARK}.table.${t}`), 1, ...uleb(t)]),
+  ];
+  return Buffer.concat([
+    bytes.subarray(0, 8),
+    ...all.map((s) =>
+      s.id === 7 ? section(7, [...uleb(count + extra.length), ...entries, ...extra.flat()]) : bytes.subarray(s.start, s.end),
+    ),
+  ]);
+}
+
+const sameTables = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// 1. Run the set-up once on the instrumented copy.
+const instrumented = instrument(input);
+const before = await inWorkerd(instrumented, "fresh");
+const after = await inWorkerd(instrumented, "run");
+if (!sameTables(before.tables, after.tables)) fail("the set-up changed a table, which a snapshot of memory cannot carry");
 const snapshot = Buffer.from(after.memory);
 
 // The stack: with Rust's stack-first layout every data segment sits above
 // the stack pointer's initial value, and what lies below it once the call
 // has returned is dead stack, zeroed so it does not ship.
+let deadStack = 0;
 const stackPointers = mutable.filter((g) => g.type === 0x7f && before.globals[g.index] === after.globals[g.index]);
-if (stackPointers.length === 1) {
+if (stackPointers.length === 1 && info.dataStarts.length > 0) {
   const sp = Number(after.globals[stackPointers[0].index]);
-  if (info.dataStarts.every((start) => start >= sp) && sp <= snapshot.length) snapshot.fill(0, 0, sp);
+  if (info.dataStarts.every((start) => start >= sp) && sp <= snapshot.length) {
+    snapshot.fill(0, 0, sp);
+    deadStack = sp;
+  }
 }
 
 // 2. The data segments: every run of non-zero bytes, short gaps merged.
@@ -330,15 +358,26 @@ parts.push(section(0, marker));
 const output = Buffer.concat(parts);
 
 // 3. The rewritten module must start exactly where the scratch instance
-// stopped.
-const check = await inWorkerd(output, "fresh");
-if (!Buffer.from(check.memory).equals(snapshot)) fail("the rewritten module's initial memory differs from the snapshot");
+// stopped (memory, globals, tables), and its set-up must then find nothing
+// left to build: calling it again changes no memory above the dead stack.
+const checked = instrument(output);
+const fresh = await inWorkerd(checked, "fresh");
+if (!Buffer.from(fresh.memory).equals(snapshot)) fail("the rewritten module's initial memory differs from the snapshot");
+if (JSON.stringify(fresh.globals) !== JSON.stringify(after.globals)) fail("the rewritten module's globals differ from the snapshot");
+if (!sameTables(fresh.tables, after.tables)) fail("the rewritten module's tables differ");
+const rerun = await inWorkerd(checked, "run");
+if (!Buffer.from(rerun.memory).subarray(deadStack).equals(snapshot.subarray(deadStack))) {
+  fail("the set-up still changes memory in the rewritten module: its state was not captured");
+}
 
+// Written whole or not at all.
 if (keep) {
   mkdirSync(dirname(keep), { recursive: true });
   writeFileSync(keep, input);
 }
-writeFileSync(path, output);
+const temporary = `${path}.preinit-${process.pid}`;
+writeFileSync(temporary, output);
+renameSync(temporary, path);
 console.log(
   `preinit: ${path}: state built at build time; ${(snapshot.length / 1024 / 1024).toFixed(1)} MiB of memory, ` +
     `${segments.length} data segments; ${input.length} -> ${output.length} bytes`,

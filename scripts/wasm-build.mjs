@@ -115,6 +115,8 @@ const stamp = createHash("sha256")
   .update(readFileSync(input))
   .update(JSON.stringify({ want, useWasmOpt, wasmOptFlags, targets, script: readFileSync(fileURLToPath(import.meta.url)) }))
   .update(readFileSync(join(root, "scripts", "preinit.mjs")))
+  .update(readFileSync(join(root, "scripts", "scratch.mjs")))
+  .update(readFileSync(join(root, "scripts", "scratch-worker.mjs")))
   .digest("hex");
 const buildFile = join(root, "pkg", "build.json");
 const previous = existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, "utf8")) : null;

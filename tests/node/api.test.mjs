@@ -240,12 +240,31 @@ describe("the default policy compiled at build time", () => {
     }
   });
 
+  test("a fresh instance of pkg/node finds the default policy already compiled", () => {
+    const module = new WebAssembly.Module(readFileSync(join(root, "pkg", "node", "tiergate_wasm_bg.wasm")));
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(module)) {
+      imports[imp.module] ??= {};
+      imports[imp.module][imp.name] = () => assert.fail(`the set-up called ${imp.name}`);
+    }
+    const instance = new WebAssembly.Instance(module, imports);
+    const before = new Uint8Array(instance.exports.memory.buffer).slice();
+    assert.equal(instance.exports.tiergate_preinit(), 1);
+    const after = new Uint8Array(instance.exports.memory.buffer);
+    assert.equal(after.length, before.length, "compiling the policy would grow memory");
+    let changed = 0;
+    for (let i = 0; i < after.length; i += 1) if (after[i] !== before[i]) changed += 1;
+    assert.ok(changed < 4096, `${changed} bytes changed: only stack frames should`);
+  });
+
   test("engines built from the default policy share it and free independently", () => {
     const a = new Engine();
     const b = new Engine();
     a.free();
     const v = allowed.vector;
     assert.equal(b.redact(allowed.record, v.viewer, v.consent, v.now).body, v.expected.body);
+    b.free();
+    assert.equal(new Engine().redact(allowed.record, v.viewer, v.consent, v.now).body, v.expected.body);
   });
 });
 

@@ -101,9 +101,11 @@ impl TermMatcher {
     /// the order the terms end in the text (longer first at the same end).
     pub fn find_into(&self, text: &str, out: &mut Vec<u16>) {
         let bytes = text.as_bytes();
-        // (end, start, category) of each whole-word match; empty, and so
+        // Each category's first match in text order, as (end, start, place
+        // among the terms ending at that node): memory stays proportional
+        // to the categories however often a term recurs. Empty, and so
         // never allocated, for the text that names nothing.
-        let mut hits: Vec<(usize, usize, u16)> = Vec::new();
+        let mut first: Vec<(u16, (usize, usize, usize))> = Vec::new();
         let mut after_word = false;
         for (start, &b) in bytes.iter().enumerate() {
             let word_starts_here = !after_word;
@@ -127,16 +129,21 @@ impl TermMatcher {
                         .categories
                         .get(n.categories.0 as usize..n.categories.1 as usize)
                         .unwrap_or_default();
-                    hits.extend(cats.iter().map(|c| (end, start, *c)));
+                    for (place, c) in cats.iter().enumerate() {
+                        let key = (end, start, place);
+                        match first.iter_mut().find(|(seen, _)| seen == c) {
+                            Some((_, k)) => *k = (*k).min(key),
+                            None => first.push((*c, key)),
+                        }
+                    }
                 }
                 let Some(next) = next else { break };
                 node = self.child(n, next.to_ascii_lowercase()).unwrap_or(0);
                 end += 1;
             }
         }
-        // Stable: terms that end at the same place keep their term order.
-        hits.sort_by_key(|(end, start, _)| (*end, *start));
-        for (_, _, c) in hits {
+        first.sort_unstable_by_key(|(_, key)| *key);
+        for (c, _) in first {
             if !out.contains(&c) {
                 out.push(c);
             }
