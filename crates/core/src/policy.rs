@@ -252,17 +252,12 @@ impl Policy {
         // that fails is read again, to say where.
         let document = match PolicyDocument::deserialize(&value) {
             Ok(document) => document,
-            Err(_) => match serde_path_to_error::deserialize::<_, PolicyDocument>(&value) {
-                Ok(document) => document,
-                Err(e) => {
-                    return Err(PolicyError {
-                        problems: vec![Problem::new(
-                            pointer(e.path()),
-                            crate::error::scrub(&e.inner().to_string()),
-                        )],
-                    })
-                }
-            },
+            Err(_) => serde_path_to_error::deserialize(&value).map_err(|e| PolicyError {
+                problems: vec![Problem::new(
+                    pointer(e.path()),
+                    crate::error::scrub(&e.inner().to_string()),
+                )],
+            })?,
         };
         Compiler::default().compile(document, hash)
     }
