@@ -5,21 +5,22 @@
 //
 //   node scripts/preinit.mjs MODULE.wasm [--keep COPY.wasm]
 //
-// The module is instantiated once in workerd (Miniflare, the scratch worker
-// of scripts/scratch-worker.mjs), with every import replaced by a function
-// that throws, and its `tiergate_preinit` export
-// builds the state. That instance's memory and mutable globals then become
-// the module's initial memory (data segments) and global values, so every
-// instance starts where the scratch instance stopped. The throwing imports
-// prove the state was built by Rust alone: nothing from the build
-// machine's JavaScript environment is captured. The rewritten module is
-// instantiated again and its memory compared byte for byte with the
-// snapshot before it replaces the input.
+// The module is instantiated in workerd (Miniflare, the scratch worker of
+// scripts/scratch-worker.mjs), with every import replaced by a function
+// that throws, and its `tiergate_preinit` export builds the state. That
+// instance's memory and mutable globals then become the module's initial
+// memory (data segments) and global values, so every instance starts where
+// the scratch instance stopped. The throwing imports prove the state was
+// built by Rust alone: nothing from the build machine's JavaScript
+// environment is captured. The rewritten module must start with the same
+// memory, globals and tables, and its set-up must find nothing left to
+// build, before it replaces the input.
 //
 // --keep writes the module as it was to COPY.wasm (the start-up benchmark
 // compares the two). Idempotent: a module that carries the
 // `tiergate.preinit` custom section is left alone. Exits 1, leaving the
-// input untouched, on anything it does not understand (passive data
+// input untouched, on anything it does not understand or cannot carry
+// (an import call, a changed table, a start function, passive data
 // segments, non-integer mutable globals, a memory that cannot grow to the
 // snapshot).
 
@@ -240,17 +241,23 @@ function inspect(bytes) {
 // ---------------------------------------------------------------------------
 // Running the module in workerd.
 
-async function inWorkerd(module, route) {
+// The scratch worker's answers for `module` on each route (each request
+// instantiates the module afresh), from one workerd.
+async function inWorkerd(module, routes) {
   const mf = new Miniflare(scratchWorkerd(module));
   try {
-    const res = await mf.dispatchFetch(`http://127.0.0.1/${route}`);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (res.status !== 200) fail(`workerd: ${body.toString("utf8")}`);
-    return {
-      memory: body,
-      globals: JSON.parse(res.headers.get("x-globals")),
-      tables: JSON.parse(res.headers.get("x-tables")),
-    };
+    const out = [];
+    for (const route of routes) {
+      const res = await mf.dispatchFetch(`http://127.0.0.1/${route}`);
+      const body = Buffer.from(await res.arrayBuffer());
+      if (res.status !== 200) fail(`workerd: ${body.toString("utf8")}`);
+      out.push({
+        memory: body,
+        globals: JSON.parse(res.headers.get("x-globals")),
+        tables: JSON.parse(res.headers.get("x-tables")),
+      });
+    }
+    return out;
   } finally {
     await mf.dispose();
   }
@@ -264,6 +271,7 @@ if (info.all.some((s) => s.id === 0 && s.name === MARK)) {
   console.log(`preinit: ${path} is already pre-initialised`);
   process.exit(0);
 }
+if (!info.all.some((s) => s.id === 11)) fail("the module has no data section");
 const mutable = info.globals.filter((g) => g.mutable);
 for (const g of mutable) {
   if (g.type !== 0x7f && g.type !== 0x7e) fail(`mutable global ${g.index} is not an integer`);
@@ -290,13 +298,12 @@ function instrument(bytes) {
   ]);
 }
 
-const sameTables = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+// Globals and table lengths, as the scratch worker reports them.
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // 1. Run the set-up once on the instrumented copy.
-const instrumented = instrument(input);
-const before = await inWorkerd(instrumented, "fresh");
-const after = await inWorkerd(instrumented, "run");
-if (!sameTables(before.tables, after.tables)) fail("the set-up changed a table, which a snapshot of memory cannot carry");
+const [before, after] = await inWorkerd(instrument(input), ["fresh", "run"]);
+if (!same(before.tables, after.tables)) fail("the set-up changed a table, which a snapshot of memory cannot carry");
 const snapshot = Buffer.from(after.memory);
 
 // The stack: with Rust's stack-first layout every data segment sits above
@@ -353,19 +360,16 @@ for (const s of info.all) {
   else if (s.id === 11) parts.push(section(11, vec(segments)));
   else parts.push(input.subarray(s.start, s.end));
 }
-if (!info.all.some((s) => s.id === 11)) fail("the module has no data section");
 parts.push(section(0, marker));
 const output = Buffer.concat(parts);
 
 // 3. The rewritten module must start exactly where the scratch instance
 // stopped (memory, globals, tables), and its set-up must then find nothing
 // left to build: calling it again changes no memory above the dead stack.
-const checked = instrument(output);
-const fresh = await inWorkerd(checked, "fresh");
+const [fresh, rerun] = await inWorkerd(instrument(output), ["fresh", "run"]);
 if (!Buffer.from(fresh.memory).equals(snapshot)) fail("the rewritten module's initial memory differs from the snapshot");
-if (JSON.stringify(fresh.globals) !== JSON.stringify(after.globals)) fail("the rewritten module's globals differ from the snapshot");
-if (!sameTables(fresh.tables, after.tables)) fail("the rewritten module's tables differ");
-const rerun = await inWorkerd(checked, "run");
+if (!same(fresh.globals, after.globals)) fail("the rewritten module's globals differ from the snapshot");
+if (!same(fresh.tables, after.tables)) fail("the rewritten module's tables differ");
 if (!Buffer.from(rerun.memory).subarray(deadStack).equals(snapshot.subarray(deadStack))) {
   fail("the set-up still changes memory in the rewritten module: its state was not captured");
 }
