@@ -1,9 +1,10 @@
 // Shared by the Node benchmarks: the repository root, statistics and the
 // machine description written with every result.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -62,4 +63,24 @@ export function benchWorker(base, script) {
     host: "127.0.0.1",
     cf: false,
   };
+}
+
+/** A start-up table row: median, min and p90 of `values` (ms). */
+export function msRow(label, values) {
+  return `| ${label} | ${median(values).toFixed(1)} ms | ${Math.min(...values).toFixed(1)} ms | ${quantile(values, 0.9).toFixed(1)} ms |`;
+}
+
+/** Times one request to `mf` from outside; throws unless it answers 200 (and `want`, if given). */
+export async function timedFetch(mf, path, { init, want } = {}) {
+  const t = performance.now();
+  const res = await mf.dispatchFetch(`http://bench.test${path}`, init);
+  const text = await res.text();
+  if (res.status !== 200 || (want !== undefined && text !== want)) throw new Error(`${path}: ${res.status} ${text.slice(0, 200)}`);
+  return performance.now() - t;
+}
+
+/** Appends a `## heading` section (an introduction, then table lines) to a results file. */
+export function appendSection(path, heading, intro, lines) {
+  appendFileSync(path, ["", `## ${heading}`, "", intro, "", ...lines, ""].join("\n"));
+  console.error(`appended to ${path}`);
 }

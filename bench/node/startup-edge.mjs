@@ -8,14 +8,13 @@
 // the same module before that step, which builds it at run time.
 //
 //   node bench/node/startup-edge.mjs [runs=7] [--append bench/results/startup.md]
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 
 import { Miniflare } from "miniflare";
 
 import { scratchWorkerd } from "../../scripts/scratch.mjs";
-import { median, quantile, root } from "./lib.mjs";
+import { appendSection, median, msRow, root, timedFetch } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const appendAt = args.indexOf("--append");
@@ -28,14 +27,6 @@ for (const p of [shipped, plain]) {
   if (!existsSync(p)) throw new Error(`${p} is missing: run \`make worker\``);
 }
 
-async function timed(mf, path, want) {
-  const t = performance.now();
-  const res = await mf.dispatchFetch(`http://bench.test${path}`);
-  const text = await res.text();
-  if (res.status !== 200 || text !== want) throw new Error(`${path}: ${res.status} ${text}`);
-  return performance.now() - t;
-}
-
 async function measure(wasm) {
   const starts = [];
   const noops = [];
@@ -43,10 +34,10 @@ async function measure(wasm) {
     const mf = new Miniflare(scratchWorkerd(wasm));
     try {
       await mf.ready;
-      for (let i = 0; i < 3; i += 1) await timed(mf, "/noop", "noop");
-      const start = await timed(mf, "/run?dump=0", "built");
+      for (let i = 0; i < 3; i += 1) await timedFetch(mf, "/noop", { want: "noop" });
+      const start = await timedFetch(mf, "/run?dump=0", { want: "built" });
       const base = [];
-      for (let i = 0; i < 7; i += 1) base.push(await timed(mf, "/noop", "noop"));
+      for (let i = 0; i < 7; i += 1) base.push(await timedFetch(mf, "/noop", { want: "noop" }));
       const noop = median(base);
       noops.push(noop);
       starts.push(start - noop);
@@ -59,28 +50,20 @@ async function measure(wasm) {
 
 const a = await measure(readFileSync(shipped));
 const b = await measure(readFileSync(plain));
-const row = (label, v) => `| ${label} | ${median(v).toFixed(1)} ms | ${Math.min(...v).toFixed(1)} ms | ${quantile(v, 0.9).toFixed(1)} ms |`;
 const lines = [
   "| edge worker module | median | min | p90 |",
   "| --- | ---: | ---: | ---: |",
-  row("**as shipped (state built at build time): instantiate + state**", a.starts),
-  row("before pre-initialisation: instantiate + build the state", b.starts),
-  row("a no-op request through Miniflare (subtracted above)", [...a.noops, ...b.noops]),
+  msRow("**as shipped (state built at build time): instantiate + state**", a.starts),
+  msRow("before pre-initialisation: instantiate + build the state", b.starts),
+  msRow("a no-op request through Miniflare (subtracted above)", [...a.noops, ...b.noops]),
 ];
 console.log(`edge worker module in workerd via Miniflare, ${runs} fresh instances each`);
 console.log(lines.join("\n"));
 if (append) {
-  appendFileSync(
+  appendSection(
     append,
-    [
-      "",
-      "## Edge worker (workerd)",
-      "",
-      `The edge worker's own module (\`worker/build/index_bg.wasm\`, speed-tuned), in Miniflare, ${runs} fresh instances for each of two builds: as \`make worker\` ships it, with the policy and the demo compiled at build time (\`scripts/preinit.mjs\` ships a scratch instance's memory as the module's initial memory), and the same module before that step. One request instantiates the module (imports that throw) and asks for the isolate state, which the second build must compile; timed from outside, less a no-op request. Goal: under 5 ms.`,
-      "",
-      ...lines,
-      "",
-    ].join("\n"),
+    "Edge worker (workerd)",
+    `The edge worker's own module (\`worker/build/index_bg.wasm\`, speed-tuned), in Miniflare, ${runs} fresh instances for each of two builds: as \`make worker\` ships it, with the policy and the demo compiled at build time (\`scripts/preinit.mjs\` ships a scratch instance's memory as the module's initial memory), and the same module before that step. One request instantiates the module (imports that throw) and asks for the isolate state, which the second build must compile; timed from outside, less a no-op request. Goal: under 5 ms.`,
+    lines,
   );
-  console.error(`appended to ${append}`);
 }

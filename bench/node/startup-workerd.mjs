@@ -7,13 +7,12 @@
 // request (what a custom policy costs once warm).
 //
 //   node bench/node/startup-workerd.mjs [runs=7] [--append bench/results/startup.md]
-import { appendFileSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 
 import { Miniflare } from "miniflare";
 
-import { benchWorker, median, quantile, root as repoRoot } from "./lib.mjs";
+import { appendSection, benchWorker, median, msRow, root as repoRoot, timedFetch } from "./lib.mjs";
 
 // TIERGATE_BENCH_ROOT: another checkout (with its own pkg/web and this worker) to compare against.
 const root = process.env.TIERGATE_BENCH_ROOT ?? repoRoot;
@@ -25,14 +24,6 @@ const runs = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--ap
 const N = 10;
 const policyText = readFileSync(join(root, "crates", "core", "policy", "default.json"), "utf8");
 
-async function timed(mf, path, init) {
-  const t = performance.now();
-  const res = await mf.dispatchFetch(`http://bench.test${path}`, init);
-  await res.text();
-  if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
-  return performance.now() - t;
-}
-
 const first = [];
 const warm = [];
 const noops = [];
@@ -40,41 +31,33 @@ for (let r = 0; r < runs; r += 1) {
   const mf = new Miniflare(benchWorker(root, "startup-worker.mjs"));
   try {
     await mf.ready;
-    for (let i = 0; i < 3; i += 1) await timed(mf, "/noop");
-    const init = await timed(mf, "/init");
+    for (let i = 0; i < 3; i += 1) await timedFetch(mf, "/noop");
+    const init = await timedFetch(mf, "/init");
     const base = [];
-    for (let i = 0; i < 7; i += 1) base.push(await timed(mf, "/noop"));
+    for (let i = 0; i < 7; i += 1) base.push(await timedFetch(mf, "/noop"));
     const noop = median(base);
     noops.push(noop);
     first.push(init - noop);
-    warm.push(((await timed(mf, `/engine?n=${N}`, { method: "POST", body: policyText })) - noop) / N);
+    warm.push(((await timedFetch(mf, `/engine?n=${N}`, { init: { method: "POST", body: policyText } })) - noop) / N);
   } finally {
     await mf.dispose();
   }
 }
 
-const row = (label, v) => `| ${label} | ${median(v).toFixed(1)} ms | ${Math.min(...v).toFixed(1)} ms | ${quantile(v, 0.9).toFixed(1)} ms |`;
 const lines = [
   "| phase | median | min | p90 |",
   "| --- | ---: | ---: | ---: |",
-  row("**first request: `initSync` + first `new Engine()`** (less a no-op request)", first),
-  row(`\`new Engine(text)\` once warm: the default policy compiled from its text (${N} in one request)`, warm),
-  row("a no-op request through Miniflare (subtracted above)", noops),
+  msRow("**first request: `initSync` + first `new Engine()`** (less a no-op request)", first),
+  msRow(`\`new Engine(text)\` once warm: the default policy compiled from its text (${N} in one request)`, warm),
+  msRow("a no-op request through Miniflare (subtracted above)", noops),
 ];
 console.log(`workerd via Miniflare, ${runs} fresh instances`);
 console.log(lines.join("\n"));
 if (append) {
-  appendFileSync(
+  appendSection(
     append,
-    [
-      "",
-      "## workerd",
-      "",
-      `Miniflare (workerd) on this machine, \`pkg/web\` imported as a compiled module and instantiated with \`initSync\` (bench/node/startup-worker.mjs), ${runs} fresh instances. A worker's clock does not advance while it computes, so requests are timed from outside and a no-op request's time is subtracted. Module compilation happens when workerd loads the worker (as on the edge) and is not counted.`,
-      "",
-      ...lines,
-      "",
-    ].join("\n"),
+    "workerd",
+    `Miniflare (workerd) on this machine, \`pkg/web\` imported as a compiled module and instantiated with \`initSync\` (bench/node/startup-worker.mjs), ${runs} fresh instances. A worker's clock does not advance while it computes, so requests are timed from outside and a no-op request's time is subtracted. Module compilation happens when workerd loads the worker (as on the edge) and is not counted.`,
+    lines,
   );
-  console.error(`appended to ${append}`);
 }

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { machine, median, quantile, root } from "./lib.mjs";
+import { machine, median, msRow, root } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const outAt = args.indexOf("--out");
@@ -73,14 +73,10 @@ const phases = [
 ];
 
 function table(samples) {
-  const rows = phases.map(([key, label]) => {
-    const v = samples.map((s) => s[key]);
-    return { key, label, p50: median(v), min: Math.min(...v), p90: quantile(v, 0.9) };
-  });
   return [
     `| phase | median | min | p90 |`,
     `| --- | ---: | ---: | ---: |`,
-    ...rows.map((r) => `| ${r.label} | ${r.p50.toFixed(1)} ms | ${r.min.toFixed(1)} ms | ${r.p90.toFixed(1)} ms |`),
+    ...phases.map(([key, label]) => msRow(label, samples.map((s) => s[key]))),
   ];
 }
 
