@@ -191,7 +191,7 @@ pub enum AuditError {
 }
 
 mod rfc3339 {
-    use serde::{de::Error as _, ser::Error as _, Deserialize, Deserializer, Serializer};
+    use serde::{de::Visitor, ser::Error as _, Deserializer, Serializer};
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
 
@@ -202,10 +202,21 @@ mod rfc3339 {
         s.serialize_str(&text)
     }
 
+    // Checked in a visitor, so that the deserializer reports the error at
+    // the string itself (shape.rs finds the path from that position).
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
-        let text = std::borrow::Cow::<str>::deserialize(d)?;
-        OffsetDateTime::parse(&text, &Rfc3339)
-            .map_err(|_| D::Error::custom("not an RFC 3339 date-time"))
+        struct Rfc3339Text;
+        impl Visitor<'_> for Rfc3339Text {
+            type Value = OffsetDateTime;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an RFC 3339 date-time")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<OffsetDateTime, E> {
+                OffsetDateTime::parse(text, &Rfc3339)
+                    .map_err(|_| E::custom("not an RFC 3339 date-time"))
+            }
+        }
+        d.deserialize_str(Rfc3339Text)
     }
 }
 
@@ -217,41 +228,30 @@ impl AuditEvent {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        let shape = |path: &serde_path_to_error::Path, e: &serde_json::Error| {
-            if e.is_syntax() || e.is_eof() {
+        let shape = |e: crate::shape::ShapeError| {
+            if e.syntax {
                 AuditError::Json {
                     line,
-                    column: e.column(),
+                    column: e.column,
                 }
             } else {
                 AuditError::Shape {
                     line,
-                    path: crate::policy::pointer(path),
-                    message: scrub_serde(&e.to_string()),
+                    path: e.path,
+                    message: e.message,
                 }
             }
         };
-        if !text.contains("\"resourceType\"") {
-            // The common case: straight into the event, no intermediate tree.
-            let mut de = serde_json::Deserializer::from_str(text);
-            let event: Self = serde_path_to_error::deserialize(&mut de)
-                .map_err(|e| shape(e.path(), e.inner()))?;
-            de.end().map_err(|e| AuditError::Json {
+        if text.contains("\"resourceType\"") {
+            let value: Value = serde_json::from_str(text).map_err(|e| AuditError::Json {
                 line,
                 column: e.column(),
             })?;
-            return Ok(Some(event));
+            if value.get("resourceType").is_some() {
+                return Self::from_fhir(&value, line);
+            }
         }
-        let value: Value = serde_json::from_str(text).map_err(|e| AuditError::Json {
-            line,
-            column: e.column(),
-        })?;
-        if value.get("resourceType").is_some() {
-            return Self::from_fhir(&value, line);
-        }
-        serde_path_to_error::deserialize(value)
-            .map(Some)
-            .map_err(|e| shape(e.path(), e.inner()))
+        crate::shape::from_str(text).map(Some).map_err(shape)
     }
 
     /// This event as one line of NDJSON (no trailing newline).
@@ -1248,21 +1248,6 @@ fn norm_address(s: &str) -> String {
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-/// A serde message without input content: quoted values are removed, and
-/// so is the backticked input in "unknown variant `...`" and the like
-/// (serde quotes those with backticks, which [`scrub`] leaves alone).
-fn scrub_serde(message: &str) -> String {
-    let message = scrub(message);
-    for lead in ["unknown variant `", "unknown field `", "duplicate field `"] {
-        if let Some(rest) = message.strip_prefix(lead) {
-            if let Some((_, tail)) = rest.split_once('`') {
-                return format!("{lead}…`{tail}");
-            }
-        }
-    }
-    message
 }
 
 /// `summary-2` -> `summary`; `summary` -> `summary`.

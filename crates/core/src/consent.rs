@@ -159,12 +159,8 @@ impl ConsentSet {
         let mut directives = Vec::new();
         match value {
             Value::Object(map) if map.contains_key("directives") => {
-                let set: ConsentSet = serde_path_to_error::deserialize(value).map_err(|e| {
-                    ConsentError::new(
-                        crate::policy::pointer(e.path()),
-                        crate::error::scrub(&e.inner().to_string()),
-                    )
-                })?;
+                let set: ConsentSet = crate::shape::from_value(value)
+                    .map_err(|e| ConsentError::new(e.path, e.message))?;
                 directives = set.directives;
             }
             Value::Object(map) => match map.get("resourceType").and_then(Value::as_str) {
@@ -200,12 +196,9 @@ impl ConsentSet {
                             fhir::read_consent(m, &path, policy, &mut directives)?;
                         }
                         Some(_) => {
-                            let d: ConsentDirective = serde_path_to_error::deserialize(item)
-                                .map_err(|e| {
-                                    ConsentError::new(
-                                        format!("{path}{}", crate::policy::pointer(e.path())),
-                                        crate::error::scrub(&e.inner().to_string()),
-                                    )
+                            let d: ConsentDirective =
+                                crate::shape::from_value(item).map_err(|e| {
+                                    ConsentError::new(format!("{path}{}", e.path), e.message)
                                 })?;
                             directives.push(d);
                         }

@@ -50,6 +50,14 @@ pub struct PolicyError {
     pub problems: Vec<Problem>,
 }
 
+impl PolicyError {
+    pub(crate) fn at_root(message: String) -> Self {
+        Self {
+            problems: vec![Problem::new("", message)],
+        }
+    }
+}
+
 fn first(problems: &[Problem]) -> String {
     problems
         .first()
@@ -150,9 +158,10 @@ pub(crate) fn scrub(message: &str) -> String {
             out.push(ch);
         }
     }
-    // "unknown variant `x`" and "unknown field `x`" quote the input in
+    // "unknown variant `x`" and "unknown field `x`" (and "duplicate field")
+    // quote the input in
     // backticks; the names serde expects (later in the message) are ours.
-    for prefix in ["unknown variant `", "unknown field `"] {
+    for prefix in ["unknown variant `", "unknown field `", "duplicate field `"] {
         if let Some(rest) = out.strip_prefix(prefix) {
             if let Some(end) = rest.find('`') {
                 let tail = rest.get(end..).unwrap_or_default().to_owned();

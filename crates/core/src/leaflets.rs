@@ -106,14 +106,9 @@ impl Leaflets {
 
     /// Parses, validates and compiles a catalogue.
     pub fn from_json(bytes: &[u8]) -> Result<Self, LeafletError> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let doc: CatalogueDocument =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| LeafletError {
-                problems: vec![Problem::new(
-                    crate::policy::pointer(e.path()),
-                    crate::error::scrub(&e.inner().to_string()),
-                )],
-            })?;
+        let doc: CatalogueDocument = crate::shape::from_slice(bytes).map_err(|e| LeafletError {
+            problems: vec![Problem::new(e.path, e.message)],
+        })?;
         Self::compile(doc)
     }
 

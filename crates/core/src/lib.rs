@@ -84,6 +84,7 @@ mod policy;
 mod redact;
 pub mod reminders;
 mod segment;
+mod shape;
 pub mod terms;
 pub mod text;
 mod viewer;

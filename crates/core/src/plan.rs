@@ -159,17 +159,10 @@ fn check_id(id: &str) -> Result<(), PlanError> {
 impl PlanFields {
     /// Parses plan fields from JSON; errors name the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<Self, PlanError> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let fields: Self =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| PlanError::Shape {
-                path: crate::policy::pointer(e.path()),
-                message: crate::error::scrub(&e.inner().to_string()),
-            })?;
-        de.end().map_err(|_| PlanError::Shape {
-            path: "/".into(),
-            message: "trailing characters".into(),
-        })?;
-        Ok(fields)
+        crate::shape::from_slice(bytes).map_err(|e| PlanError::Shape {
+            path: e.path,
+            message: e.message,
+        })
     }
 
     /// Checks lengths, counts, dates and characters.

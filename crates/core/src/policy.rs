@@ -216,49 +216,38 @@ pub(crate) struct Hl7Rules {
 impl Policy {
     /// Compiles the embedded default policy.
     pub fn default_policy() -> Result<Self, PolicyError> {
-        // The hash is fixed at build time; the document goes through the
-        // same deserialiser as any policy (a second instantiation, straight
-        // from text, would cost more module size than it saves time).
-        Self::compile_value(
-            Self::parse(DEFAULT_POLICY_JSON.as_bytes())?,
-            DEFAULT_POLICY_HASH.to_owned(),
-        )
+        // The hash is fixed at build time.
+        Self::compile_text(DEFAULT_POLICY_JSON, DEFAULT_POLICY_HASH.to_owned())
     }
 
     /// Parses, validates and compiles a policy document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
-        Self::from_value(Self::parse(bytes)?)
+        let value = Self::parse(bytes)?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| PolicyError::at_root("not UTF-8".to_owned()))?;
+        Self::compile_text(text, content_hash(&value))
     }
 
     fn parse(bytes: &[u8]) -> Result<Value, PolicyError> {
-        serde_json::from_slice(bytes).map_err(|e| PolicyError {
-            problems: vec![Problem::new(
-                "",
-                format!("not valid JSON at line {}, column {}", e.line(), e.column()),
-            )],
+        serde_json::from_slice(bytes).map_err(|e| {
+            PolicyError::at_root(format!(
+                "not valid JSON at line {}, column {}",
+                e.line(),
+                e.column()
+            ))
         })
     }
 
     /// Validates and compiles a parsed policy document.
     pub fn from_value(value: Value) -> Result<Self, PolicyError> {
         let hash = content_hash(&value);
-        Self::compile_value(value, hash)
+        Self::compile_text(&value.to_string(), hash)
     }
 
-    fn compile_value(value: Value, hash: String) -> Result<Self, PolicyError> {
-        use serde::Deserialize;
-        // Without path tracking first: it roughly doubles the code a first
-        // Engine runs (and wasm compiles on first call). Only a document
-        // that fails is read again, to say where.
-        let document = match PolicyDocument::deserialize(&value) {
-            Ok(document) => document,
-            Err(_) => serde_path_to_error::deserialize(&value).map_err(|e| PolicyError {
-                problems: vec![Problem::new(
-                    pointer(e.path()),
-                    crate::error::scrub(&e.inner().to_string()),
-                )],
-            })?,
-        };
+    fn compile_text(text: &str, hash: String) -> Result<Self, PolicyError> {
+        let document: PolicyDocument = crate::shape::from_str(text).map_err(|e| PolicyError {
+            problems: vec![Problem::new(e.path, e.message)],
+        })?;
         Compiler::default().compile(document, hash)
     }
 
@@ -387,22 +376,6 @@ impl Policy {
             None => format!("?-{}", p.tier),
         }
     }
-}
-
-/// Converts a serde path to a JSON pointer.
-pub(crate) fn pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment as S;
-    let mut out = String::new();
-    for seg in path.iter() {
-        out.push('/');
-        match seg {
-            S::Seq { index } => out.push_str(&index.to_string()),
-            S::Map { key } => out.push_str(&key.replace('~', "~0").replace('/', "~1")),
-            S::Enum { variant } => out.push_str(variant),
-            S::Unknown => out.push('?'),
-        }
-    }
-    out
 }
 
 #[derive(Default)]

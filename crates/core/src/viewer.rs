@@ -82,17 +82,10 @@ pub(crate) enum TrainingState {
 impl Viewer {
     /// Parses a viewer from JSON; errors name the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ViewerError> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let viewer: Self =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| ViewerError::Shape {
-                path: crate::policy::pointer(e.path()),
-                message: crate::error::scrub(&e.inner().to_string()),
-            })?;
-        de.end().map_err(|e| ViewerError::Shape {
-            path: "/".into(),
-            message: crate::error::scrub(&e.to_string()),
-        })?;
-        Ok(viewer)
+        crate::shape::from_slice(bytes).map_err(|e| ViewerError::Shape {
+            path: e.path,
+            message: e.message,
+        })
     }
 
     /// Checks the viewer against the policy: the profile must exist, dates
