@@ -7,6 +7,8 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 
+import { webBuildWorker } from "../../tests/workerd/options.mjs";
+
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export function quantile(values, q) {
@@ -51,18 +53,7 @@ export function benchRecords() {
 
 /** Miniflare options for a benchmark worker under `base` that imports `pkg/web`. */
 export function benchWorker(base, script) {
-  return {
-    modules: true,
-    scriptPath: join(base, "bench", "node", script),
-    modulesRoot: base,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-26",
-    host: "127.0.0.1",
-    cf: false,
-  };
+  return webBuildWorker(join(base, "bench", "node", script), base);
 }
 
 /** A start-up table row: median, min and p90 of `values` (ms). */

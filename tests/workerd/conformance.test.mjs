@@ -7,25 +7,12 @@ import { after, before, test } from "node:test";
 import { Miniflare } from "miniflare";
 
 import { check, loadVectors, root } from "../node/lib/vectors.mjs";
+import { webBuildWorker } from "./options.mjs";
 
 let mf;
 
 before(async () => {
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "tests", "workerd", "worker.mjs"),
-    modulesRoot: root,
-    // The wasm-bindgen glue is an ES module with a .js name (Miniflare
-    // treats .js as CommonJS unless told).
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-26",
-    host: "127.0.0.1",
-    // Placeholder `request.cf`: never fetch the real one from the network.
-    cf: false,
-  });
+  mf = new Miniflare(webBuildWorker(join(root, "tests", "workerd", "worker.mjs"), root));
   await mf.ready;
 });
 

@@ -86,9 +86,22 @@ async fn rows<T: for<'de> serde::Deserialize<'de>>(
     crate::query(Some(db), sql, params).await
 }
 
-#[derive(serde::Deserialize)]
-struct JsonRow {
-    json: String,
+/// The documents in the `json` column of the rows `sql` selects; a row
+/// that does not read as `T` is skipped.
+async fn json_rows<T: for<'de> serde::Deserialize<'de>>(
+    db: &D1Database,
+    sql: &str,
+    params: &[JsValue],
+) -> Result<Vec<T>, Refusal> {
+    #[derive(serde::Deserialize)]
+    struct JsonRow {
+        json: String,
+    }
+    let found: Vec<JsonRow> = rows(db, sql, params).await?;
+    Ok(found
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.json).ok())
+        .collect())
 }
 
 /// The statement that opens a case for a new break-glass window (committed
@@ -128,7 +141,7 @@ pub async fn cases_endpoint(
 ) -> Result<Response, Fail> {
     let viewer = authenticate(&req, cfg, ctx)?;
     let fail = |r: Refusal| (r, Some(Box::new(viewer.clone())));
-    // Schema: ensured by the first query (`rows`).
+    // Schema: ensured by the first query (`json_rows`).
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
     let officer = audit_access(&viewer, ctx);
     let path = req.path();
@@ -152,17 +165,13 @@ pub async fn cases_endpoint(
                     format!("{sql} AND {clause}")
                 };
             }
-            let list: Vec<JsonRow> = rows(
+            let cases: Vec<Value> = json_rows(
                 db_ref,
                 &format!("SELECT json FROM cases{sql} ORDER BY opened DESC LIMIT {MAX_ROWS}"),
                 &params,
             )
             .await
             .map_err(fail)?;
-            let cases: Vec<Value> = list
-                .iter()
-                .filter_map(|r| serde_json::from_str(&r.json).ok())
-                .collect();
             write_audit(
                 db,
                 &audit_of(ctx, &viewer, "case-list", 200).build(),
@@ -177,17 +186,16 @@ pub async fn cases_endpoint(
                 return Err(fail(Refusal::NotFound));
             };
             let id = tiergate_edge::route::fhir_id(id).map_err(fail)?.to_owned();
-            let found: Vec<JsonRow> = rows(
+            let mut case: Case = json_rows(
                 db_ref,
                 "SELECT json FROM cases WHERE id = ?1",
                 &[JsValue::from_str(&id)],
             )
             .await
-            .map_err(fail)?;
-            let mut case: Case = found
-                .first()
-                .and_then(|r| serde_json::from_str(&r.json).ok())
-                .ok_or_else(|| fail(Refusal::NotFound))?;
+            .map_err(fail)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| fail(Refusal::NotFound))?;
             if !officer && case.user_id != viewer.user_id {
                 // Someone else's case reads as missing.
                 return Err(fail(Refusal::NotFound));
@@ -344,7 +352,7 @@ pub async fn privacy_endpoint(
     if !audit_access(&viewer, ctx) {
         return Err(fail(Refusal::NotPermitted));
     }
-    // Schema: ensured by the first query (`rows`).
+    // Schema: ensured by the first query (`json_rows`).
     let db_ref = db.ok_or_else(|| fail(Refusal::Unavailable))?;
     let path = req.path();
     let filters = Filters::from(&req).map_err(fail)?;
@@ -362,17 +370,13 @@ pub async fn privacy_endpoint(
                 ("rule", "rule = ?"),
                 ("status", "status = ?"),
             ]);
-            let list: Vec<JsonRow> = rows(
+            let alerts: Vec<Value> = json_rows(
                 db_ref,
                 &format!("SELECT json FROM alerts{sql} ORDER BY time DESC LIMIT {MAX_ROWS}"),
                 &params,
             )
             .await
             .map_err(fail)?;
-            let alerts: Vec<Value> = list
-                .iter()
-                .filter_map(|r| serde_json::from_str(&r.json).ok())
-                .collect();
             let rules: Vec<Value> = ctx
                 .state
                 .policy
@@ -411,17 +415,16 @@ pub async fn privacy_endpoint(
             {
                 return Err(fail(Refusal::BadRequest));
             }
-            let found: Vec<JsonRow> = rows(
+            let mut alert: Value = json_rows(
                 db_ref,
                 "SELECT json FROM alerts WHERE id = ?1",
                 &[JsValue::from_str(id)],
             )
             .await
-            .map_err(fail)?;
-            let mut alert: Value = found
-                .first()
-                .and_then(|r| serde_json::from_str(&r.json).ok())
-                .ok_or_else(|| fail(Refusal::NotFound))?;
+            .map_err(fail)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| fail(Refusal::NotFound))?;
             if let Some(o) = alert.as_object_mut() {
                 o.insert("status".into(), body.status.clone().into());
                 let step = json!({"time": ctx.recorded, "actor": viewer.user_id, "action": body.status, "note": body.note});

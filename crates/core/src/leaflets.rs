@@ -208,19 +208,7 @@ impl Leaflets {
     /// systems. Pass the record as the viewer received it.
     pub fn matching(&self, record: &Value) -> Vec<&Leaflet> {
         let mut hits: Vec<u16> = Vec::new();
-        let resources: Vec<&Value> =
-            if record.get("resourceType").and_then(Value::as_str) == Some("Bundle") {
-                record
-                    .get("entry")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.get("resource"))
-                    .collect()
-            } else {
-                vec![record]
-            };
-        for res in resources {
+        for res in crate::reminders::resources(record) {
             for key in CODE_ELEMENTS {
                 let concepts: Vec<&Value> = match res.get(key) {
                     Some(Value::Array(items)) => items.iter().collect(),

@@ -111,7 +111,8 @@ fn uid_part(s: &str) -> String {
         .collect()
 }
 
-fn resources(record: &Value) -> Vec<&Value> {
+/// The resources of a record: a Bundle's entries, or the record itself.
+pub(crate) fn resources(record: &Value) -> Vec<&Value> {
     if record.get("resourceType").and_then(Value::as_str) == Some("Bundle") {
         record
             .get("entry")
