@@ -13,36 +13,15 @@ import { after, test } from "node:test";
 import { Miniflare } from "miniflare";
 
 import { scratchWorkerd } from "../../scripts/scratch.mjs";
+import { nameBytes, sections, sleb, uleb, vec, section as wasmSection } from "../../scripts/wasm-bytes.mjs";
 import { root } from "./lib.mjs";
 
 const script = join(root, "scripts", "preinit.mjs");
 const dir = mkdtempSync(join(tmpdir(), "tiergate-preinit-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const uleb = (n) => {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
-const sleb = (n) => {
-  const out = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
-};
-const str = (s) => [...uleb(s.length), ...Buffer.from(s)];
-const section = (id, items) => {
-  const body = [...uleb(items.length), ...items.flat()];
-  return [id, ...uleb(body.length), ...body];
-};
+const str = nameBytes;
+const section = (id, items) => [...wasmSection(id, vec(items))];
 
 // A module shaped like the worker's: one memory (one page) with a data
 // segment, a mutable i32 global, an import, and `tiergate_preinit`, whose
@@ -84,31 +63,10 @@ function preinit(bytes, name) {
 
 // Names of a module's custom sections (Node 20 cannot compile the worker's
 // module, which uses newer exception handling, so this reads the bytes).
-function customSections(bytes) {
-  const names = [];
-  let pos = 8;
-  const leb = () => {
-    let n = 0;
-    let shift = 0;
-    let b;
-    do {
-      b = bytes[pos++];
-      n += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    return n;
-  };
-  while (pos < bytes.length) {
-    const id = bytes[pos++];
-    const end = leb() + pos;
-    if (id === 0) {
-      const len = leb();
-      names.push(bytes.subarray(pos, pos + len).toString());
-    }
-    pos = end;
-  }
-  return names;
-}
+const customSections = (bytes) =>
+  sections(bytes)
+    .filter((s) => s.id === 0)
+    .map((s) => s.name);
 
 // How many bytes differ between two memories of equal length.
 function differing(a, b) {

@@ -228,7 +228,7 @@ fn default_policy() -> Result<&'static Policy, &'static PolicyError> {
 /// runs `scripts/preinit.mjs` on it) and ships the resulting memory,
 /// so `new Engine()` in a fresh process finds the policy already compiled.
 #[doc(hidden)]
-#[wasm_bindgen]
+#[wasm_bindgen(skip_typescript)]
 pub fn tiergate_preinit() -> bool {
     default_policy().is_ok()
 }
