@@ -135,6 +135,28 @@ fn a_misshapen_document_names_the_path_of_the_first_bad_value() {
     assert!(p.message.contains("unknown field"), "{}", p.message);
 }
 
+#[test]
+fn a_member_written_twice_is_refused_not_last_one_wins() {
+    // A parsed value would keep only the second; the text says both, and
+    // which one the author meant is not for the engine to guess.
+    let training = serde_json::to_string(&default_doc()["training"]).unwrap();
+    let body = DEFAULT_POLICY_JSON.trim_start().strip_prefix('{').unwrap();
+    let text = format!("{{\"training\": {training},{body}");
+    let e = Policy::from_json(text.as_bytes()).unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{:?}", e.problems);
+    assert_eq!(e.problems[0].path, "/training");
+    assert!(
+        e.problems[0].message.starts_with("duplicate field"),
+        "{}",
+        e.problems[0].message
+    );
+    assert!(
+        !e.problems[0].message.contains("training"),
+        "{}",
+        e.problems[0].message
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Profiles.
 
