@@ -12,8 +12,10 @@
 // (the CLI must be the exact version in Cargo.lock) -> wasm-opt from the npm
 // `binaryen` package (never a system binaryen: Debian's produces modules that
 // throw at instantiation) -> for pkg/node only, scripts/preinit.mjs (the
-// default policy compiled at build time). Sizes before and after wasm-opt go to
-// pkg/build.json for scripts/wasm-size.mjs.
+// default policy compiled at build time), then scripts/split.mjs (the
+// functions serving records never runs move to a second module, loaded on
+// first use). Sizes before and after wasm-opt go to pkg/build.json for
+// scripts/wasm-size.mjs.
 //
 // Environment: WASM_OPT=0 skips wasm-opt; WASM_BINDGEN=path picks the CLI.
 // Skips the wasm-bindgen/wasm-opt steps when the cargo output and the
@@ -21,10 +23,12 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+
+import { nameBytes, Reader, section, sections, vec } from "./wasm-bytes.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const crate = "tiergate-wasm";
@@ -110,20 +114,61 @@ if (useWasmOpt && !existsSync(wasmOpt)) fail("npm binaryen is missing: run `npm 
 const started = Date.now();
 run("cargo", ["build", "--locked", "-p", crate, "--target", "wasm32-unknown-unknown", "--profile", profile]);
 
+// rustc's standard library is built with the `multivalue` feature, so
+// the cargo output declares it, and wasm-bindgen then gives every export
+// that returns a `Result` or a string several results. V8 compiles a
+// dedicated JavaScript-to-wasm wrapper for each such signature while it
+// compiles the module (about 0.5 ms each, 10 of them); exports that return
+// through memory instead use one shared wrapper. So wasm-bindgen is shown
+// the module without that declaration. Nothing in Rust's own code returns
+// several values, so no code changes meaning.
+function withoutMultivalue(bytes) {
+  return Buffer.concat([
+    bytes.subarray(0, 8),
+    ...sections(bytes).map((s) => {
+      if (s.id !== 0 || s.name !== "target_features") return bytes.subarray(s.start, s.end);
+      const r = new Reader(bytes, s.body);
+      r.name();
+      const kept = [];
+      for (let n = r.uleb(); n > 0; n -= 1) {
+        const prefix = r.u8();
+        const name = r.name();
+        if (name !== "multivalue") kept.push([prefix, ...nameBytes(name)]);
+      }
+      return section(0, [...nameBytes("target_features"), ...vec(kept)]);
+    }),
+  ]);
+}
+const bindgenInput = join(root, "target", "wasm-bindgen-input", `${stem}.wasm`);
+mkdirSync(dirname(bindgenInput), { recursive: true });
+writeFileSync(bindgenInput, withoutMultivalue(readFileSync(input)));
+
 // 3. Bind and optimise, unless nothing changed.
+const vectorsDir = join(root, "tests", "vectors");
 const stamp = createHash("sha256")
   .update(readFileSync(input))
   .update(JSON.stringify({ want, useWasmOpt, wasmOptFlags, targets, script: readFileSync(fileURLToPath(import.meta.url)) }))
   .update(readFileSync(join(root, "scripts", "preinit.mjs")))
   .update(readFileSync(join(root, "scripts", "scratch.mjs")))
   .update(readFileSync(join(root, "scripts", "scratch-worker.mjs")))
+  .update(readFileSync(join(root, "scripts", "split.mjs")))
+  .update(readFileSync(join(root, "scripts", "wasm-split.mjs")))
+  .update(readFileSync(join(root, "scripts", "split-workload.cjs")))
+  .update(readFileSync(join(root, "scripts", "wasm-bytes.mjs")))
+  .update(
+    readdirSync(vectorsDir)
+      .sort()
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => readFileSync(join(vectorsDir, f), "utf8"))
+      .join("\n"),
+  )
   .digest("hex");
 const buildFile = join(root, "pkg", "build.json");
 const previous = existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, "utf8")) : null;
 const outputs = targets
   .map((t) => t.dir)
   .map((d) => join(root, d, `${stem}_bg.wasm`))
-  .concat([join(plainNode, `${stem}_bg.wasm`)]);
+  .concat([join(plainNode, `${stem}_bg.wasm`), join(root, "pkg", "node", `${stem}_bg.cold.wasm`)]);
 if (previous?.stamp === stamp && outputs.every((p) => existsSync(p))) {
   console.log("wasm-build: pkg/ is up to date");
   process.exit(0);
@@ -144,7 +189,7 @@ for (const t of targets) {
     "--out-dir", dir,
     "--remove-name-section",
     "--remove-producers-section",
-    input,
+    bindgenInput,
   ]);
   writeFileSync(join(dir, "package.json"), `${JSON.stringify({ type: t.type }, null, 2)}\n`);
   report.sizes[t.target] = { unoptimised: sizes(join(dir, `${stem}_bg.wasm`)) };
@@ -177,6 +222,10 @@ for (const t of targets.filter((t) => t.preinit)) {
   rmSync(plainNode, { recursive: true, force: true });
   run(process.execPath, [join(root, "scripts", "preinit.mjs"), wasm, "--keep", join(plainNode, `${stem}_bg.wasm`)]);
   for (const f of [`${stem}.js`, "package.json"]) copyFileSync(join(root, t.dir, f), join(plainNode, f));
+  // 5. Then split: a fresh process decodes only what serving records runs.
+  report.sizes[t.target].beforeSplit = sizes(wasm);
+  run(process.execPath, [join(root, "scripts", "split.mjs"), wasm]);
+  report.sizes[t.target].cold = sizes(join(root, t.dir, `${stem}_bg.cold.wasm`));
 }
 for (const t of targets) {
   Object.assign(report.sizes[t.target], sizes(join(root, t.dir, `${stem}_bg.wasm`)));

@@ -30,12 +30,15 @@ if (!existsSync(browser)) {
 
 let webGzip = 0;
 for (const b of builds) {
-  const path = join(root, "pkg", b, "tiergate_wasm_bg.wasm");
-  if (!existsSync(path)) continue;
-  const bytes = readFileSync(path);
-  const gz = gzipSync(bytes, { level: 9 }).length;
-  if (b === "web") webGzip = gz;
-  console.log(`pkg/${b}/tiergate_wasm_bg.wasm  raw ${bytes.length} (${kb(bytes.length)})  gzip ${gz} (${kb(gz)})`);
+  // pkg/node also has the module scripts/split.mjs moves cold functions to.
+  for (const name of ["tiergate_wasm_bg.wasm", "tiergate_wasm_bg.cold.wasm"]) {
+    const path = join(root, "pkg", b, name);
+    if (!existsSync(path)) continue;
+    const bytes = readFileSync(path);
+    const gz = gzipSync(bytes, { level: 9 }).length;
+    if (b === "web" && name === "tiergate_wasm_bg.wasm") webGzip = gz;
+    console.log(`pkg/${b}/${name}  raw ${bytes.length} (${kb(bytes.length)})  gzip ${gz} (${kb(gz)})`);
+  }
 }
 
 const buildFile = join(root, "pkg", "build.json");

@@ -14,7 +14,9 @@
 //!   (converting a parsed value to JS objects costs more than letting JS
 //!   parse a string, and the bytes are what gets compared across runtimes);
 //! * the redacted document comes back as a string; decisions, summaries and
-//!   classifications come back as plain JS values (serde-wasm-bindgen);
+//!   classifications come back as plain JS values (written as JSON text
+//!   here and parsed by `JSON.parse`: one call across the boundary, not one
+//!   per object, array and member);
 //! * every failure is a JS `Error` whose `name` is the core error type
 //!   (`PolicyError`, `ViewerError`, `ConsentError`, `BreakGlassError`,
 //!   `RedactError`, `PlanError`, `LeafletError`), whose `message` names the
@@ -624,11 +626,11 @@ struct RedactionOut<'a> {
     summary: &'a Summary,
 }
 
-/// Serialises to plain JS values: maps become objects, `None` becomes `null`.
+/// Plain JS values, by way of JSON text: maps become objects, `None`
+/// becomes `null`.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| named_error("Error", &format!("cannot convert result: {e}"), None))
+    js_sys::JSON::parse(&json_text(value)?)
+        .map_err(|_| named_error("Error", "cannot convert result", None))
 }
 
 /// The bytes of a JSON input: text, bytes, or (when `objects`) a plain
