@@ -86,6 +86,7 @@ if (require.main === module) {
   if (mode === "all") report.cold = cold(m);
   report.coldReads = coldReads;
   report.hits = globalThis.__tiergateHits ? [...globalThis.__tiergateHits] : null;
+  report.importHits = globalThis.__tiergateImportHits ? [...globalThis.__tiergateImportHits] : null;
   fs.writeFileSync(out, JSON.stringify(report));
 }
 

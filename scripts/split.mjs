@@ -6,11 +6,12 @@
 //   node scripts/split.mjs DIR/NAME_bg.wasm [--keep COPY.wasm]
 //
 // 1. Profile: an instrumented copy runs the `hot` calls of
-//    scripts/split-workload.cjs; every function it entered is hot.
+//    scripts/split-workload.cjs; every function it entered, and every
+//    import it called, is hot.
 // 2. Split (scripts/wasm-split.mjs): DIR/NAME_bg.wasm keeps the hot
-//    functions, DIR/NAME_bg.cold.wasm gets the rest, and DIR/NAME.js (the
-//    wasm-bindgen glue) gains the loader the primary calls the first time
-//    it needs a cold function.
+//    functions and imports, DIR/NAME_bg.cold.wasm gets the rest, and
+//    DIR/NAME.js (the wasm-bindgen glue) gains the loader the primary calls
+//    the first time it needs something cold.
 // 3. Check, before anything is written: the split build must give the same
 //    result as the unsplit one for every call of the hot and the cold
 //    calls, must not read the cold module during the hot calls, and must
@@ -28,7 +29,7 @@ import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 
 import { sections } from "./wasm-bytes.mjs";
-import { codeBytes, FUNCTION_TABLE, FUNCTIONS, instrument, MARK, PRIMARY, PROFILE, split, SPLIT } from "./wasm-split.mjs";
+import { codeBytes, FUNCTION_TABLE, FUNCTIONS, instrument, MARK, PRIMARY, PROFILE, readModule, split, SPLIT } from "./wasm-split.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -56,7 +57,7 @@ process.on("uncaughtException", (e) => fail(`${wasmPath}: ${e.message}`));
 const INSTANTIATE = "new WebAssembly.Instance(wasmModule, __wbg_get_imports())";
 
 /** The glue with `imports` (JavaScript source) added to the module's imports. */
-function glueWith(text, prelude, imports) {
+function glueWith(text, prelude, imports, base = "__wbg_get_imports()") {
   const at = text.indexOf(INSTANTIATE);
   if (at < 0 || text.indexOf(INSTANTIATE, at + 1) >= 0) fail(`${glueName}: the instantiation is not where it was expected`);
   const line = text.lastIndexOf("\n", at) + 1;
@@ -64,16 +65,31 @@ function glueWith(text, prelude, imports) {
     text.slice(0, line) +
     prelude +
     text.slice(line, at) +
-    `new WebAssembly.Instance(wasmModule, Object.assign(__wbg_get_imports(), ${imports}))` +
+    `new WebAssembly.Instance(wasmModule, Object.assign(${base}, ${imports}))` +
     text.slice(at + INSTANTIATE.length)
   );
 }
 
+// Functions report themselves through `hit`; imports are wrapped to report
+// their calls.
 const profileGlue = (text) =>
   glueWith(
     text,
-    "const __tiergateHits = (globalThis.__tiergateHits = new Set());\n",
+    [
+      "const __tiergateHits = (globalThis.__tiergateHits = new Set());",
+      "const __tiergateImportHits = (globalThis.__tiergateImportHits = new Set());",
+      "function __tiergateWatched(imports) {",
+      "    for (const [module, ns] of Object.entries(imports)) {",
+      "        for (const [name, f] of Object.entries(ns)) {",
+      "            if (typeof f === 'function') ns[name] = function (...a) { __tiergateImportHits.add(`${module}\\u0000${name}`); return f.apply(this, a); };",
+      "        }",
+      "    }",
+      "    return imports;",
+      "}",
+      "",
+    ].join("\n"),
     `{ ${JSON.stringify(PROFILE)}: { hit: (i) => __tiergateHits.add(i) } }`,
+    "__tiergateWatched(__wbg_get_imports())",
   );
 
 const splitGlue = (text) =>
@@ -90,7 +106,8 @@ const splitGlue = (text) =>
       `        const table = wasm[${JSON.stringify(FUNCTION_TABLE)}];`,
       "        const functions = {};",
       "        for (let i = 0; i < table.length; i++) functions[`f${i}`] = table.get(i);",
-      `        new WebAssembly.Instance(new WebAssembly.Module(bytes), { ${JSON.stringify(PRIMARY)}: wasm, ${JSON.stringify(FUNCTIONS)}: functions });`,
+      `        const imports = Object.assign(__wbg_get_imports(), { ${JSON.stringify(PRIMARY)}: wasm, ${JSON.stringify(FUNCTIONS)}: functions });`,
+      "        new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);",
       "    } catch (e) {",
       `        const error = new Error(\`tiergate: cannot load ${coldName}, so this engine is unusable: \${e && e.message}\`);`,
       "        const retired = () => { throw error; };",
@@ -130,9 +147,14 @@ try {
   const profiled = run(stage(scratch, "profile", profileGlue(glueText), instrument(input)), "hot");
   const hot = new Set(profiled.hits);
   if (hot.size === 0) fail("the profile saw no function run");
+  const called = new Set(profiled.importHits);
+  const hotImports = new Set();
+  readModule(input).funcImportNames.forEach(({ module, name }, j) => {
+    if (called.has(`${module}\u0000${name}`)) hotImports.add(j);
+  });
 
   // 2. Split.
-  const { primary, secondary, cold, hot: kept } = split(input, hot);
+  const { primary, secondary, cold, hot: kept, stubs, coldImports } = split(input, hot, hotImports);
   const newGlue = splitGlue(glueText);
 
   // 3. Check.
@@ -159,8 +181,8 @@ try {
     renameSync(temporary, join(dir, name));
   }
   console.log(
-    `split: ${wasmPath}: ${kept} functions stay (${codeBytes(primary)} bytes of code), ${cold} move to ${coldName} ` +
-      `(${codeBytes(secondary)}); code was ${codeBytes(input)} bytes`,
+    `split: ${wasmPath}: ${kept} functions and ${stubs} stubs stay (${codeBytes(primary)} bytes of code), ` +
+      `${cold} functions and ${coldImports} imports move to ${coldName} (${codeBytes(secondary)}); code was ${codeBytes(input)} bytes`,
   );
 } finally {
   rmSync(scratch, { recursive: true, force: true });

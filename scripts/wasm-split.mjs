@@ -7,14 +7,17 @@
 // or not. Custom policies, the patient portal's features and rare error
 // paths need not be paid for by every process that only redacts.
 //
-// The primary keeps the whole function index space. A cold function's body
-// becomes a stub that, when the secondary's table slot for it is still
-// empty, calls the imported `tiergate:split`.`load` (which instantiates the
-// secondary module and so fills the slot), then calls the slot. The
-// secondary imports the primary's memory, tables and globals in index order
-// (so their indices need no rewriting), and every function of the primary
-// that cold code calls, which the primary lists in a table for the loader.
-// Types are copied whole.
+// The primary keeps the hot functions and the imports the profile saw
+// called. A cold function or import that the primary still names (from hot
+// code, a table or an export) becomes a stub there: when the secondary's
+// table slot for it is still empty, the stub calls the imported
+// `tiergate:split`.`load` (which instantiates the secondary module and so
+// fills the slot), then calls the slot. Cold functions nothing in the
+// primary names are not declared there at all. The secondary imports the
+// primary's memory, tables and globals in index order (so their indices
+// need no rewriting), the cold imports straight from the embedder, and
+// every primary function that cold code calls, which the primary lists in
+// a table for the loader. Types are copied whole.
 //
 // Everything here throws on what it does not understand; nothing is
 // guessed.
@@ -132,6 +135,7 @@ export function readModule(bytes) {
     types: [],
     imports: [],
     funcImports: [],
+    funcImportNames: [],
     tables: [],
     memory: null,
     globals: [],
@@ -156,11 +160,11 @@ export function readModule(bytes) {
     } else if (s.id === 2) {
       for (let i = 0; i < count; i += 1) {
         const start = r.pos;
-        r.name();
-        r.name();
+        const module = r.name();
+        const name = r.name();
         const kind = r.u8();
         const desc = r.pos;
-        if (kind === 0) m.funcImports.push(r.uleb());
+        if (kind === 0) (m.funcImports.push(r.uleb()), m.funcImportNames.push({ module, name }));
         else if (kind === 1) (r.valtype(), r.limits(), m.tables.push(bytes.subarray(desc, r.pos)));
         else if (kind === 2) (r.limits(), (m.memory = bytes.subarray(desc, r.pos)));
         else if (kind === 3) (r.valtype(), r.u8(), m.globals.push(bytes.subarray(desc, r.pos)));
@@ -242,56 +246,57 @@ function elemBytes(e) {
 const exportBytes = (e) => [...nameBytes(e.name), e.kind, ...uleb(e.index)];
 const importBytes = (module, name, kind, desc) => [...nameBytes(module), ...nameBytes(name), kind, ...desc];
 
-/**
- * `m` with one more function import, `module`.`name` of type `type`
- * (appended to the type section when no type matches), placed after the
- * existing function imports. Every defined function's index moves up by
- * one; `body(i, shift)` gives defined function i's new body (locals
- * included) and `extra` adds tables, exports, element segments and custom
- * sections.
- */
-function withImport(m, module, name, type, body, extra = {}) {
-  const F = m.funcImports.length;
-  const shift = (j) => (j < F ? j : j + 1);
-  let typeIndex = m.types.findIndex((t) => t.bytes.equals(type));
-  const types = m.types.map((t) => t.bytes);
-  if (typeIndex < 0) {
-    typeIndex = types.length;
-    types.push(type);
-  }
-  const imports = [...m.imports, Buffer.from(importBytes(module, name, 0, uleb(typeIndex)))];
-  const exports = m.exports.map((e) => (e.kind === 0 ? { ...e, index: shift(e.index) } : e)).concat(extra.exports ?? []);
-  const elems = m.elems.map((e) => ({ ...e, funcs: e.funcs.map(shift) })).concat(extra.elems ?? []);
-  const definedTables = m.tables.length - m.imports.filter((b) => importKind(b) === 1).length;
-  const tables = m.tables.slice(m.tables.length - definedTables).concat(extra.tables ?? []);
-  const code = m.bodies.map((_, i) => withSize([...body(i, shift)]));
+// Where each standard section goes (the data count section precedes code).
+const ORDER = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12 };
 
-  const has = (id) => m.all.some((s) => s.id === id);
+/**
+ * `m` with the sections in `owned` (id -> payload; `null` drops one)
+ * replacing its own, every other section (memory, globals, data, custom)
+ * kept where it was, and `custom` ([name, payload]) appended.
+ */
+function assemble(m, owned, custom = []) {
   const parts = [m.bytes.subarray(0, 8)];
-  const emit = (id, payload) => parts.push(section(id, payload));
+  const pending = new Map(Object.entries(owned).map(([id, payload]) => [Number(id), payload]));
+  const emitBefore = (order) => {
+    for (const [id, payload] of [...pending].sort((a, b) => ORDER[a[0]] - ORDER[b[0]])) {
+      if (ORDER[id] >= order) break;
+      if (payload) parts.push(section(id, payload));
+      pending.delete(id);
+    }
+  };
   for (const s of m.all) {
-    // Sections the module lacks but the rewrite needs go where they belong.
-    if (s.id === 5 && !has(4) && tables.length) emit(4, vec(tables.map((t) => [...t])));
-    if (s.id === 10 && !has(9) && elems.length) emit(9, vec(elems.map(elemBytes)));
-    if (s.id === 1) emit(1, vec(types.map((t) => [...t])));
-    else if (s.id === 2) emit(2, vec(imports.map((b) => [...b])));
-    else if (s.id === 4) emit(4, vec(tables.map((t) => [...t])));
-    else if (s.id === 7) emit(7, vec(exports.map(exportBytes)));
-    else if (s.id === 8) emit(8, uleb(shift(m.start)));
-    else if (s.id === 9) emit(9, vec(elems.map(elemBytes)));
-    else if (s.id === 10) emit(10, vec(code));
-    else parts.push(m.bytes.subarray(s.start, s.end));
+    if (s.id !== 0) emitBefore(ORDER[s.id]);
+    if (pending.has(s.id)) {
+      const payload = pending.get(s.id);
+      if (payload) parts.push(section(s.id, payload));
+      pending.delete(s.id);
+    } else parts.push(m.bytes.subarray(s.start, s.end));
   }
-  if (!has(1) || !has(2) || !has(7) || !has(10)) throw new Error("the module lacks a type, import, export or code section");
-  for (const [name, payload] of extra.custom ?? []) emit(0, [...nameBytes(name), ...payload]);
-  return { bytes: Buffer.concat(parts), typeIndex, F, shift };
+  emitBefore(Infinity);
+  for (const [name, payload] of custom) parts.push(section(0, [...nameBytes(name), ...payload]));
+  return Buffer.concat(parts);
 }
 
-function importKind(entry) {
-  const r = new Reader(entry);
-  r.name();
-  r.name();
-  return r.u8();
+/** The index of `type` in `types` (byte arrays), appended when missing. */
+function typeIndex(types, type) {
+  const at = types.findIndex((t) => Buffer.compare(Buffer.from(t), type) === 0);
+  if (at >= 0) return at;
+  types.push([...type]);
+  return types.length - 1;
+}
+
+function definedTables(m) {
+  const s = m.all.find((x) => x.id === 4);
+  if (!s) return [];
+  const r = new Reader(m.bytes, s.body);
+  const out = [];
+  for (let n = r.uleb(); n > 0; n -= 1) {
+    const start = r.pos;
+    r.valtype();
+    r.limits();
+    out.push([...m.bytes.subarray(start, r.pos)]);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -303,28 +308,41 @@ function importKind(entry) {
 export function instrument(bytes) {
   const m = readModule(bytes);
   const F = m.funcImports.length;
-  const hitType = Buffer.from([0x60, 1, 0x7f, 0]);
-  return withImport(m, PROFILE, "hit", hitType, (i, shift) => {
-    const { start, end } = m.bodies[i];
-    const at = instructionsStart(bytes, start);
+  const types = m.types.map((t) => [...t.bytes]);
+  const hitType = typeIndex(types, Buffer.from([0x60, 1, 0x7f, 0]));
+  const shift = (j) => (j < F ? j : j + 1);
+  const code = m.bodies.map(({ start, end }, i) => {
+    const locals = instructionsStart(bytes, start) - start;
     const rest = mapBody(bytes, start, end, shift);
-    const locals = at - start;
-    return Buffer.concat([rest.subarray(0, locals), Buffer.from([0x41, ...sleb(F + i), 0x10, ...uleb(F)]), rest.subarray(locals)]);
-  }).bytes;
+    return withSize([...rest.subarray(0, locals), 0x41, ...sleb(F + i), 0x10, ...uleb(F), ...rest.subarray(locals)]);
+  });
+  return assemble(m, {
+    1: vec(types),
+    2: vec([...m.imports.map((b) => [...b]), importBytes(PROFILE, "hit", 0, uleb(hitType))]),
+    7: vec(m.exports.map((e) => exportBytes(e.kind === 0 ? { ...e, index: shift(e.index) } : e))),
+    8: m.start === null ? undefined : uleb(shift(m.start)),
+    9: vec(m.elems.map((e) => elemBytes({ ...e, funcs: e.funcs.map(shift) }))),
+    10: vec(code),
+  });
 }
 
 /**
- * Splits `bytes` so that the functions in `hot` (indices as numbered in
- * `bytes`) stay in the primary and every other defined function moves to
- * the secondary, except the start function, functions that name data or
- * element segments, and functions smaller than a stub.
+ * Splits `bytes`. `hot` holds the defined functions to keep (indices as
+ * numbered in `bytes`), `hotImports` the function imports to keep (all of
+ * them when omitted). Also kept: the start function, functions that name
+ * data or element segments, imports that are exported or in a table, and
+ * cold functions that the primary would name but that are smaller than a
+ * stub (with what they call, in turn).
  *
- * Returns `{ primary, secondary, cold, hot }` (bytes of each module, and
- * counts of functions).
+ * Returns `{ primary, secondary, cold, hot }`: the bytes of each module
+ * and how many defined functions each has.
  */
-export function split(bytes, hot) {
+export function split(bytes, hot, hotImports = null) {
   const m = readModule(bytes);
   const F = m.funcImports.length;
+  const N = m.bodies.length;
+  const isImport = (j) => j < F;
+
   const pinned = new Set();
   const callees = m.bodies.map(({ start, end }, i) => {
     const out = new Set();
@@ -333,105 +351,186 @@ export function split(bytes, hot) {
       start,
       end,
       (j) => (out.add(j), j),
-      () => pinned.add(i),
+      () => pinned.add(F + i),
     );
     return out;
   });
-  const slot = new Map();
-  const cold = [];
-  m.bodies.forEach(({ start, end }, i) => {
-    const index = F + i;
-    if (hot.has(index) || pinned.has(i) || m.start === index || end - start < STUB_BYTES) return;
-    slot.set(index, cold.length);
-    cold.push(i);
-  });
-  if (cold.length === 0) throw new Error("no function is cold: nothing to split");
+  const outside = new Set([
+    ...m.elems.flatMap((e) => e.funcs),
+    ...m.exports.filter((e) => e.kind === 0).map((e) => e.index),
+    ...(m.start === null ? [] : [m.start]),
+  ]);
 
-  const loadType = Buffer.from([0x60, 0, 0]);
+  // Which functions and imports stay.
+  const keep = new Set();
+  for (let j = 0; j < F; j += 1) {
+    if (!hotImports || hotImports.has(j) || outside.has(j)) keep.add(j);
+  }
+  const work = [];
+  const keepDefined = (j) => {
+    if (!keep.has(j)) (keep.add(j), work.push(j));
+  };
+  for (let i = 0; i < N; i += 1) {
+    const j = F + i;
+    if (hot.has(j) || pinned.has(j) || m.start === j) keepDefined(j);
+  }
+  const small = (j) => !isImport(j) && m.bodies[j - F].end - m.bodies[j - F].start < STUB_BYTES;
+  for (const j of outside) if (small(j)) keepDefined(j);
+  while (work.length) {
+    for (const c of callees[work.pop() - F]) if (!keep.has(c) && small(c)) keepDefined(c);
+  }
+  const coldDefined = [];
+  for (let i = 0; i < N; i += 1) if (!keep.has(F + i)) coldDefined.push(F + i);
+  if (coldDefined.length === 0) throw new Error("no function is cold: nothing to split");
+  const coldImports = [];
+  for (let j = 0; j < F; j += 1) if (!keep.has(j)) coldImports.push(j);
+
+  // What the primary still names among the cold: each gets a stub.
+  const named = new Set(outside);
+  for (const j of keep) if (!isImport(j)) for (const c of callees[j - F]) named.add(c);
+  const stubbed = [...coldImports, ...coldDefined].filter((j) => named.has(j));
+  const slot = new Map(stubbed.map((j, k) => [j, k]));
+
+  // The primary's index space: kept imports, then `load`, then kept
+  // functions, then stubs.
+  const keptImports = [...Array(F).keys()].filter((j) => keep.has(j));
+  const keptDefined = [...Array(N).keys()].map((i) => F + i).filter((j) => keep.has(j));
+  const P = new Map();
+  keptImports.forEach((j, n) => P.set(j, n));
+  const loadIndex = keptImports.length;
+  keptDefined.forEach((j, n) => P.set(j, loadIndex + 1 + n));
+  stubbed.forEach((j, n) => P.set(j, loadIndex + 1 + keptDefined.length + n));
+  const inPrimary = (j) => {
+    const to = P.get(j);
+    if (to === undefined) throw new Error(`function ${j} has no place in the primary`);
+    return to;
+  };
+  const typeOf = (j) => (isImport(j) ? m.funcImports[j] : m.funcTypes[j - F]);
+
+  const types = m.types.map((t) => [...t.bytes]);
+  const loadType = typeIndex(types, Buffer.from([0x60, 0, 0]));
   const T2 = m.tables.length;
-  const coldTable = Buffer.from([0x70, 0x01, ...uleb(cold.length), ...uleb(cold.length)]);
-  const shift = (j) => (j < F ? j : j + 1);
+  const T3 = T2 + 1;
+  const coldTable = [0x70, 0x01, ...uleb(stubbed.length), ...uleb(stubbed.length)];
 
   // What cold code calls in the primary, by primary index.
+  const coldSet = new Set([...coldDefined, ...coldImports]);
   const needed = [
-    ...new Set(cold.flatMap((i) => [...callees[i]].filter((j) => !slot.has(j)).map(shift))),
+    ...new Set(coldDefined.flatMap((j) => [...callees[j - F]].filter((c) => !coldSet.has(c)).map(inPrimary))),
   ].sort((a, b) => a - b);
-  const globalsCount = m.globals.length;
-  const T3 = T2 + 1;
-  const neededTable = Buffer.from([0x70, 0x01, ...uleb(needed.length), ...uleb(needed.length)]);
-  const exportsForSecondary = [
-    { name: FUNCTION_TABLE, kind: 1, index: T3 },
-    ...Array.from({ length: T2 + 1 }, (_, t) => ({ name: `${EXPORT}t${t}`, kind: 1, index: t })),
-    { name: `${EXPORT}memory`, kind: 2, index: 0 },
-    ...Array.from({ length: globalsCount }, (_, g) => ({ name: `${EXPORT}g${g}`, kind: 3, index: g })),
-  ];
+  const neededTable = [0x70, 0x01, ...uleb(needed.length), ...uleb(needed.length)];
 
-  let loadIndex = -1;
-  let typeOfLoad = -1;
-  const primaryBody = (i, sh) => {
-    const { start, end } = m.bodies[i];
-    if (!slot.has(F + i)) return mapBody(bytes, start, end, sh);
-    const k = slot.get(F + i);
-    const type = m.funcTypes[i];
+  const stub = (j) => {
+    const k = slot.get(j);
+    const type = typeOf(j);
     const params = m.types[type].params;
-    return Buffer.from([
+    return withSize([
       0x00, // no locals
       0x02, 0x40, // block
       0x41, ...sleb(k), 0x25, ...uleb(T2), 0xd1, 0x45, 0x0d, 0x00, // loaded: leave the block
-      0x10, ...uleb(F), // call load
+      0x10, ...uleb(loadIndex), // call load
       0x0b,
       ...Array.from({ length: params }, (_, p) => [0x20, ...uleb(p)]).flat(),
       0x41, ...sleb(k), 0x11, ...uleb(type), ...uleb(T2),
       0x0b,
     ]);
   };
-  const built = withImport(m, SPLIT, "load", loadType, primaryBody, {
-    tables: [coldTable, neededTable],
-    exports: exportsForSecondary,
-    elems: [{ flags: 2, table: T3, offset: Buffer.from([0x41, 0x00, 0x0b]), kind: 0, funcs: needed }],
-    custom: [[MARK, Buffer.from(JSON.stringify({ cold: cold.length, hot: m.bodies.length - cold.length }))]],
-  });
-  loadIndex = built.F;
-  typeOfLoad = built.typeIndex;
-  if (loadIndex !== F) throw new Error("the load import is not where it was placed");
-
-  // The secondary module.
-  const primaryTypes = readModule(built.bytes).types.map((t) => [...t.bytes]);
-  const typeOf = (j) => (j < F ? m.funcImports[j] : j === F ? typeOfLoad : m.funcTypes[j - F - 1]);
-  const sIndex = new Map(needed.map((j, n) => [j, n]));
-  const tables = [...m.tables, coldTable];
-  const imports = [
-    ...needed.map((j, n) => importBytes(FUNCTIONS, `f${n}`, 0, uleb(typeOf(j)))),
-    ...tables.map((t, n) => importBytes(PRIMARY, `${EXPORT}t${n}`, 1, [...t])),
-    importBytes(PRIMARY, `${EXPORT}memory`, 2, [...m.memory]),
-    ...m.globals.map((g, n) => importBytes(PRIMARY, `${EXPORT}g${n}`, 3, [...g])),
+  const primaryCode = [
+    ...keptDefined.map((j) => withSize([...mapBody(bytes, m.bodies[j - F].start, m.bodies[j - F].end, inPrimary)])),
+    ...stubbed.map(stub),
   ];
+  const exported = [
+    { name: FUNCTION_TABLE, kind: 1, index: T3 },
+    ...Array.from({ length: T2 + 1 }, (_, t) => ({ name: `${EXPORT}t${t}`, kind: 1, index: t })),
+    { name: `${EXPORT}memory`, kind: 2, index: 0 },
+    ...m.globals.map((_, g) => ({ name: `${EXPORT}g${g}`, kind: 3, index: g })),
+  ];
+  const keptImportEntries = [];
+  {
+    let fn = 0;
+    for (const entry of m.imports) {
+      if (importKindOf(entry) !== 0) keptImportEntries.push([...entry]);
+      else if (keep.has(fn++)) keptImportEntries.push([...entry]);
+    }
+  }
+  // The load import goes after the kept function imports: its index is
+  // their count whatever other kinds of import follow.
+  const primary = assemble(
+    m,
+    {
+      1: vec(types),
+      2: vec([...keptImportEntries, importBytes(SPLIT, "load", 0, uleb(loadType))]),
+      3: vec([...keptDefined, ...stubbed].map((j) => uleb(typeOf(j)))),
+      4: vec([...definedTables(m), coldTable, neededTable]),
+      7: vec([...m.exports.map((e) => (e.kind === 0 ? { ...e, index: inPrimary(e.index) } : e)), ...exported].map(exportBytes)),
+      8: m.start === null ? undefined : uleb(inPrimary(m.start)),
+      9: vec([
+        ...m.elems.map((e) => elemBytes({ ...e, funcs: e.funcs.map(inPrimary) })),
+        elemBytes({ flags: 2, table: T3, offset: Buffer.from([0x41, 0x00, 0x0b]), kind: 0, funcs: needed }),
+      ]),
+      10: vec(primaryCode),
+    },
+    [[MARK, Buffer.from(JSON.stringify({ hot: keptDefined.length, stubs: stubbed.length, cold: coldDefined.length }))]],
+  );
+
+  // The secondary: functions from the primary's table, then the cold
+  // imports, then its own.
+  const S = new Map();
+  needed.forEach((p, n) => S.set(`p${p}`, n));
+  coldImports.forEach((j, n) => S.set(j, needed.length + n));
+  const firstOwn = needed.length + coldImports.length;
+  coldDefined.forEach((j, n) => S.set(j, firstOwn + n));
+  const inSecondary = (j) => (coldSet.has(j) ? S.get(j) : S.get(`p${inPrimary(j)}`));
+  const primaryTypeOf = (p) => {
+    if (p < loadIndex) return m.funcImports[keptImports[p]];
+    if (p === loadIndex) return loadType;
+    return typeOf([...keptDefined, ...stubbed][p - loadIndex - 1]);
+  };
+  const tables = [...m.tables.map((t) => [...t]), coldTable];
   const referenced = new Set();
-  const coldCode = cold.map((i) => {
-    const { start, end } = m.bodies[i];
+  const coldCode = coldDefined.map((j) => {
+    const { start, end } = m.bodies[j - F];
     return withSize([
-      ...mapBody(bytes, start, end, (j) => {
-        const to = slot.has(j) ? needed.length + slot.get(j) : sIndex.get(shift(j));
-        if (to === undefined) throw new Error(`function ${j} is neither cold nor exported to the secondary`);
+      ...mapBody(bytes, start, end, (c) => {
+        const to = inSecondary(c);
+        if (to === undefined) throw new Error(`function ${c} is neither cold nor in the primary's table`);
         referenced.add(to);
         return to;
       }),
     ]);
   });
-  const secondaryElems = [
-    { flags: 2, table: T2, offset: Buffer.from([0x41, 0x00, 0x0b]), kind: 0, funcs: cold.map((_, k) => needed.length + k) },
-    // ref.func needs its target declared; calls do not, so this over-declares harmlessly.
-    { flags: 3, table: 0, offset: null, kind: 0, funcs: [...referenced].sort((a, b) => a - b) },
-  ];
   const secondary = Buffer.concat([
     Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]),
-    section(1, vec(primaryTypes)),
-    section(2, vec(imports)),
-    section(3, vec(cold.map((i) => uleb(m.funcTypes[i])))),
-    section(9, vec(secondaryElems.map(elemBytes))),
+    section(1, vec(types)),
+    section(
+      2,
+      vec([
+        ...needed.map((p, n) => importBytes(FUNCTIONS, `f${n}`, 0, uleb(primaryTypeOf(p)))),
+        ...coldImports.map((j) => importBytes(m.funcImportNames[j].module, m.funcImportNames[j].name, 0, uleb(m.funcImports[j]))),
+        ...tables.map((t, n) => importBytes(PRIMARY, `${EXPORT}t${n}`, 1, t)),
+        importBytes(PRIMARY, `${EXPORT}memory`, 2, [...m.memory]),
+        ...m.globals.map((g, n) => importBytes(PRIMARY, `${EXPORT}g${n}`, 3, [...g])),
+      ]),
+    ),
+    section(3, vec(coldDefined.map((j) => uleb(typeOf(j))))),
+    section(
+      9,
+      vec([
+        elemBytes({ flags: 2, table: T2, offset: Buffer.from([0x41, 0x00, 0x0b]), kind: 0, funcs: stubbed.map(inSecondary) }),
+        // ref.func needs its target declared; calls do not, so this over-declares harmlessly.
+        elemBytes({ flags: 3, table: 0, offset: null, kind: 0, funcs: [...referenced].sort((a, b) => a - b) }),
+      ]),
+    ),
     section(10, vec(coldCode)),
   ]);
-  return { primary: built.bytes, secondary, cold: cold.length, hot: m.bodies.length - cold.length };
+  return { primary, secondary, cold: coldDefined.length, hot: keptDefined.length, stubs: stubbed.length, coldImports: coldImports.length };
+}
+
+function importKindOf(entry) {
+  const r = new Reader(entry);
+  r.name();
+  r.name();
+  return r.u8();
 }
 
 /** Bytes of the code section of `bytes`. */

@@ -1,8 +1,8 @@
 // Shared by the Node benchmarks: the repository root, statistics and the
 // machine description written with every result.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, readdirSync, readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -74,4 +74,21 @@ export async function timedFetch(mf, path, { init, want } = {}) {
 export function appendSection(path, heading, intro, lines) {
   appendFileSync(path, ["", `## ${heading}`, "", intro, "", ...lines, ""].join("\n"));
   console.error(`appended to ${path}`);
+}
+
+let scripts = null;
+let scriptCount = 0;
+/**
+ * Runs `source` (CommonJS) in a fresh `node` from a script file, as an
+ * application loads the package (the same code under `node -e` measures
+ * about 1.3 ms slower), and returns the JSON it writes to stdout.
+ */
+export function runNodeScript(source) {
+  if (!scripts) {
+    scripts = mkdtempSync(join(tmpdir(), "tiergate-bench-"));
+    process.on("exit", () => rmSync(scripts, { recursive: true, force: true }));
+  }
+  const file = join(scripts, `child-${(scriptCount += 1)}.cjs`);
+  writeFileSync(file, source);
+  return JSON.parse(execFileSync(process.execPath, [file], { encoding: "utf8" }));
 }

@@ -5,10 +5,9 @@
 //
 // Prints, for each, the median of the first `new Engine()` in a fresh
 // process and of a warm one (median of 10 more in the same process).
-import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 
-import { median } from "./lib.mjs";
+import { median, runNodeScript } from "./lib.mjs";
 
 const [a, b, n = "15"] = process.argv.slice(2);
 if (!a || !b) {
@@ -26,7 +25,7 @@ process.stdout.write(JSON.stringify({ first: t2 - t1, warm: times[5] }));`;
 const runs = { [a]: [], [b]: [] };
 for (let i = 0; i < Number(n); i += 1) {
   for (const pkg of [a, b]) {
-    runs[pkg].push(JSON.parse(execFileSync(process.execPath, ["-e", child(pkg)], { encoding: "utf8" })));
+    runs[pkg].push(runNodeScript(child(pkg)));
   }
 }
 for (const pkg of [a, b]) {

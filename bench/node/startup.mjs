@@ -11,12 +11,10 @@
 //
 // Prints the median and spread of each phase; with --out, writes them as a
 // markdown table (appended to by bench/node/startup-workerd.mjs when run).
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { machine, median, msRow, root } from "./lib.mjs";
+import { machine, median, msRow, root, runNodeScript } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const outAt = args.indexOf("--out");
@@ -62,22 +60,11 @@ const compile = performance.now() - t0;
 process.stdout.write(JSON.stringify({ compile }));
 `;
 
-// Each child runs from a script file, as an application loads the package
-// (the same code under \`node -e\` measures about 1.3 ms slower).
-const scripts = mkdtempSync(join(tmpdir(), "tiergate-startup-"));
-process.on("exit", () => rmSync(scripts, { recursive: true, force: true }));
-let scriptCount = 0;
-function runScript(source) {
-  const file = join(scripts, `child-${(scriptCount += 1)}.cjs`);
-  writeFileSync(file, source);
-  return JSON.parse(execFileSync(process.execPath, [file], { encoding: "utf8" }));
-}
-
 function measure(glue) {
   const samples = [];
   for (let i = 0; i < runs; i += 1) {
-    const s = runScript(child(glue));
-    Object.assign(s, runScript(compileOnly(glue)));
+    const s = runNodeScript(child(glue));
+    Object.assign(s, runNodeScript(compileOnly(glue)));
     s["load+first"] = s.load + s.first;
     samples.push(s);
   }

@@ -33,8 +33,8 @@ function assemble(wat) {
 
 // Functions 1.. in order: $inc, $entry, $viaTable, $stackPointer, $work,
 // $double, $load8 (the import `log` is function 0). $work and $double are
-// the cold ones in the tests below; both are padded past the size of a
-// stub. $work calls hot, cold and imported functions, reaches a function
+// the cold ones in most tests below; they and $entry are padded past the
+// size of a stub. $work calls hot, cold and imported functions, reaches a function
 // through the table by `ref.func`, and changes memory and the mutable
 // global that hot code then reads.
 const nops = "nop ".repeat(24);
@@ -47,7 +47,7 @@ const bytes = assemble(`
   (table $t 3 3 funcref)
   (elem (i32.const 0) $double $inc)
   (func $inc (export "inc") (type $ii) (i32.add (local.get 0) (i32.const 1)))
-  (func $entry (export "entry") (type $ii) (call $work (local.get 0)))
+  (func $entry (export "entry") (type $ii) ${nops} (call $work (local.get 0)))
   (func $viaTable (export "viaTable") (param i32 i32) (result i32)
     (call_indirect (type $ii) (local.get 1) (local.get 0)))
   (func $stackPointer (export "stackPointer") (result i32) (global.get $sp))
@@ -86,6 +86,7 @@ function splitInstance(parts, logged, { missing = false } = {}) {
     const functions = {};
     for (let i = 0; i < table.length; i += 1) functions[`f${i}`] = table.get(i);
     new WebAssembly.Instance(new WebAssembly.Module(parts.secondary), {
+      env: { log: (x) => logged.push(x) },
       [PRIMARY]: state.exports,
       [FUNCTIONS]: functions,
     });
@@ -122,6 +123,33 @@ describe("the split rewrite", () => {
     assert.equal(w.viaTable(2, 8), plain.viaTable(2, 8), "ref.func in cold code names the same function");
     assert.equal(w.entry(1), plain.entry(1));
     assert.equal(s.loads, 1, "the cold module loads once");
+  });
+
+  test("an import only cold code calls moves to the cold module, and hot code still reaches it through a stub", () => {
+    const parts = split(bytes, hotSet, new Set());
+    assert.equal(parts.coldImports, 1);
+    const primaryImports = WebAssembly.Module.imports(new WebAssembly.Module(parts.primary)).map((i) => `${i.module}.${i.name}`);
+    assert.deepEqual(primaryImports, [`${SPLIT}.load`]);
+    const logged = [];
+    const s = splitInstance(parts, logged);
+    assert.equal(s.exports.entry(5), 12);
+    assert.deepEqual(logged, [5]);
+    assert.equal(s.loads, 1);
+  });
+
+  test("cold functions nothing hot names get no stub: only the ones hot code, tables or exports name", () => {
+    // $double is in the table and called by $work; $work is called by
+    // $entry: both are named, so both get stubs. With $entry cold too,
+    // $work is named only by cold code.
+    const named = split(bytes, hotSet);
+    assert.equal(named.stubs, 2);
+    const fewer = split(bytes, new Set([INC, VIA_TABLE, STACK_POINTER, LOAD8]));
+    assert.equal(fewer.cold, 3);
+    assert.equal(fewer.stubs, 2, "$entry (exported) and $double (in the table); $work is named only by $entry");
+    const s = splitInstance(fewer, []);
+    assert.equal(s.exports.entry(5), 12);
+    assert.equal(s.exports.viaTable(0, 4), 8);
+    assert.equal(s.loads, 1);
   });
 
   test("a cold function reached first through the table loads the cold module", () => {
