@@ -139,30 +139,25 @@ function withoutMultivalue(bytes) {
     }),
   ]);
 }
-const bindgenInput = join(root, "target", "wasm-bindgen-input", `${stem}.wasm`);
-mkdirSync(dirname(bindgenInput), { recursive: true });
-writeFileSync(bindgenInput, withoutMultivalue(readFileSync(input)));
 
 // 3. Bind and optimise, unless nothing changed.
+const cargoOutput = readFileSync(input);
 const vectorsDir = join(root, "tests", "vectors");
-const stamp = createHash("sha256")
-  .update(readFileSync(input))
-  .update(JSON.stringify({ want, useWasmOpt, wasmOptFlags, targets, script: readFileSync(fileURLToPath(import.meta.url)) }))
-  .update(readFileSync(join(root, "scripts", "preinit.mjs")))
-  .update(readFileSync(join(root, "scripts", "scratch.mjs")))
-  .update(readFileSync(join(root, "scripts", "scratch-worker.mjs")))
-  .update(readFileSync(join(root, "scripts", "split.mjs")))
-  .update(readFileSync(join(root, "scripts", "wasm-split.mjs")))
-  .update(readFileSync(join(root, "scripts", "split-workload.cjs")))
-  .update(readFileSync(join(root, "scripts", "wasm-bytes.mjs")))
-  .update(
-    readdirSync(vectorsDir)
-      .sort()
-      .filter((f) => f.endsWith(".json"))
-      .map((f) => readFileSync(join(vectorsDir, f), "utf8"))
-      .join("\n"),
-  )
-  .digest("hex");
+const hash = createHash("sha256")
+  .update(cargoOutput)
+  .update(JSON.stringify({ want, useWasmOpt, wasmOptFlags, targets, script: readFileSync(fileURLToPath(import.meta.url)) }));
+for (const script of ["preinit.mjs", "scratch.mjs", "scratch-worker.mjs", "split.mjs", "wasm-split.mjs", "split-workload.cjs", "wasm-bytes.mjs"]) {
+  hash.update(readFileSync(join(root, "scripts", script)));
+}
+// The split's profile runs the conformance vectors.
+hash.update(
+  readdirSync(vectorsDir)
+    .sort()
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => readFileSync(join(vectorsDir, f), "utf8"))
+    .join("\n"),
+);
+const stamp = hash.digest("hex");
 const buildFile = join(root, "pkg", "build.json");
 const previous = existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, "utf8")) : null;
 const outputs = targets
@@ -181,6 +176,9 @@ const report = {
   wasmOpt: useWasmOpt ? { package: "binaryen", flags: wasmOptFlags } : null,
   sizes: {},
 };
+const bindgenInput = join(root, "target", "wasm-bindgen-input", `${stem}.wasm`);
+mkdirSync(dirname(bindgenInput), { recursive: true });
+writeFileSync(bindgenInput, withoutMultivalue(cargoOutput));
 for (const t of targets) {
   const dir = join(root, t.dir);
   rmSync(dir, { recursive: true, force: true });

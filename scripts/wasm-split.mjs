@@ -137,6 +137,7 @@ export function readModule(bytes) {
     funcImports: [],
     funcImportNames: [],
     tables: [],
+    importedTables: 0,
     memory: null,
     globals: [],
     funcTypes: [],
@@ -165,11 +166,11 @@ export function readModule(bytes) {
         const kind = r.u8();
         const desc = r.pos;
         if (kind === 0) (m.funcImports.push(r.uleb()), m.funcImportNames.push({ module, name }));
-        else if (kind === 1) (r.valtype(), r.limits(), m.tables.push(bytes.subarray(desc, r.pos)));
+        else if (kind === 1) (r.valtype(), r.limits(), m.tables.push(bytes.subarray(desc, r.pos)), (m.importedTables += 1));
         else if (kind === 2) (r.limits(), (m.memory = bytes.subarray(desc, r.pos)));
         else if (kind === 3) (r.valtype(), r.u8(), m.globals.push(bytes.subarray(desc, r.pos)));
         else throw new Error(`unsupported import kind ${kind}`);
-        m.imports.push(bytes.subarray(start, r.pos));
+        m.imports.push({ kind, bytes: bytes.subarray(start, r.pos) });
       }
     } else if (s.id === 3) {
       for (let i = 0; i < count; i += 1) m.funcTypes.push(r.uleb());
@@ -250,7 +251,7 @@ const importBytes = (module, name, kind, desc) => [...nameBytes(module), ...name
 const ORDER = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12 };
 
 /**
- * `m` with the sections in `owned` (id -> payload; `null` drops one)
+ * `m` with the sections in `owned` (id -> payload; `undefined` drops one)
  * replacing its own, every other section (memory, globals, data, custom)
  * kept where it was, and `custom` ([name, payload]) appended.
  */
@@ -285,19 +286,7 @@ function typeIndex(types, type) {
   return types.length - 1;
 }
 
-function definedTables(m) {
-  const s = m.all.find((x) => x.id === 4);
-  if (!s) return [];
-  const r = new Reader(m.bytes, s.body);
-  const out = [];
-  for (let n = r.uleb(); n > 0; n -= 1) {
-    const start = r.pos;
-    r.valtype();
-    r.limits();
-    out.push([...m.bytes.subarray(start, r.pos)]);
-  }
-  return out;
-}
+const definedTables = (m) => m.tables.slice(m.importedTables).map((t) => [...t]);
 
 // ---------------------------------------------------------------------------
 
@@ -318,7 +307,7 @@ export function instrument(bytes) {
   });
   return assemble(m, {
     1: vec(types),
-    2: vec([...m.imports.map((b) => [...b]), importBytes(PROFILE, "hit", 0, uleb(hitType))]),
+    2: vec([...m.imports.map((i) => [...i.bytes]), importBytes(PROFILE, "hit", 0, uleb(hitType))]),
     7: vec(m.exports.map((e) => exportBytes(e.kind === 0 ? { ...e, index: shift(e.index) } : e))),
     8: m.start === null ? undefined : uleb(shift(m.start)),
     9: vec(m.elems.map((e) => elemBytes({ ...e, funcs: e.funcs.map(shift) }))),
@@ -398,8 +387,8 @@ export function split(bytes, hot, hotImports = null) {
   const P = new Map();
   keptImports.forEach((j, n) => P.set(j, n));
   const loadIndex = keptImports.length;
-  keptDefined.forEach((j, n) => P.set(j, loadIndex + 1 + n));
-  stubbed.forEach((j, n) => P.set(j, loadIndex + 1 + keptDefined.length + n));
+  const primaryDefined = [...keptDefined, ...stubbed];
+  primaryDefined.forEach((j, n) => P.set(j, loadIndex + 1 + n));
   const inPrimary = (j) => {
     const to = P.get(j);
     if (to === undefined) throw new Error(`function ${j} has no place in the primary`);
@@ -448,9 +437,8 @@ export function split(bytes, hot, hotImports = null) {
   const keptImportEntries = [];
   {
     let fn = 0;
-    for (const entry of m.imports) {
-      if (importKindOf(entry) !== 0) keptImportEntries.push([...entry]);
-      else if (keep.has(fn++)) keptImportEntries.push([...entry]);
+    for (const { kind, bytes: entry } of m.imports) {
+      if (kind !== 0 || keep.has(fn++)) keptImportEntries.push([...entry]);
     }
   }
   // The load import goes after the kept function imports: its index is
@@ -460,7 +448,7 @@ export function split(bytes, hot, hotImports = null) {
     {
       1: vec(types),
       2: vec([...keptImportEntries, importBytes(SPLIT, "load", 0, uleb(loadType))]),
-      3: vec([...keptDefined, ...stubbed].map((j) => uleb(typeOf(j)))),
+      3: vec(primaryDefined.map((j) => uleb(typeOf(j)))),
       4: vec([...definedTables(m), coldTable, neededTable]),
       7: vec([...m.exports.map((e) => (e.kind === 0 ? { ...e, index: inPrimary(e.index) } : e)), ...exported].map(exportBytes)),
       8: m.start === null ? undefined : uleb(inPrimary(m.start)),
@@ -484,7 +472,7 @@ export function split(bytes, hot, hotImports = null) {
   const primaryTypeOf = (p) => {
     if (p < loadIndex) return m.funcImports[keptImports[p]];
     if (p === loadIndex) return loadType;
-    return typeOf([...keptDefined, ...stubbed][p - loadIndex - 1]);
+    return typeOf(primaryDefined[p - loadIndex - 1]);
   };
   const tables = [...m.tables.map((t) => [...t]), coldTable];
   const referenced = new Set();
@@ -524,13 +512,6 @@ export function split(bytes, hot, hotImports = null) {
     section(10, vec(coldCode)),
   ]);
   return { primary, secondary, cold: coldDefined.length, hot: keptDefined.length, stubs: stubbed.length, coldImports: coldImports.length };
-}
-
-function importKindOf(entry) {
-  const r = new Reader(entry);
-  r.name();
-  r.name();
-  return r.u8();
 }
 
 /** Bytes of the code section of `bytes`. */
