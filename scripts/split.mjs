@@ -11,7 +11,8 @@
 // 2. Split (scripts/wasm-split.mjs): DIR/NAME_bg.wasm keeps the hot
 //    functions and imports, DIR/NAME_bg.cold.wasm gets the rest, and
 //    DIR/NAME.js (the wasm-bindgen glue) gains the loader the primary calls
-//    the first time it needs something cold.
+//    the first time it needs something cold. Then the primary's imports
+//    are funnelled into one (`funnel`), and the glue gains its dispatcher.
 // 3. Check, before anything is written: the split build must give the same
 //    result as the unsplit one for every call of the hot and the cold
 //    calls, must not read the cold module during the hot calls, and must
@@ -29,7 +30,7 @@ import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 
 import { sections } from "./wasm-bytes.mjs";
-import { codeBytes, FUNCTION_TABLE, FUNCTIONS, instrument, MARK, PRIMARY, PROFILE, readModule, split, SPLIT } from "./wasm-split.mjs";
+import { CALL, codeBytes, dispatcher, funnel, FUNCTION_TABLE, FUNCTIONS, instrument, MARK, PRIMARY, PROFILE, readModule, split, SPLIT } from "./wasm-split.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -56,18 +57,12 @@ process.on("uncaughtException", (e) => fail(`${wasmPath}: ${e.message}`));
 
 const INSTANTIATE = "new WebAssembly.Instance(wasmModule, __wbg_get_imports())";
 
-/** The glue with `imports` (JavaScript source) added to the module's imports. */
-function glueWith(text, prelude, imports, base = "__wbg_get_imports()") {
+/** The glue with `prelude` before the instantiation, which gets `imports` (JavaScript source) as its import object. */
+function glueWith(text, prelude, imports) {
   const at = text.indexOf(INSTANTIATE);
   if (at < 0 || text.indexOf(INSTANTIATE, at + 1) >= 0) fail(`${glueName}: the instantiation is not where it was expected`);
   const line = text.lastIndexOf("\n", at) + 1;
-  return (
-    text.slice(0, line) +
-    prelude +
-    text.slice(line, at) +
-    `new WebAssembly.Instance(wasmModule, Object.assign(${base}, ${imports}))` +
-    text.slice(at + INSTANTIATE.length)
-  );
+  return text.slice(0, line) + prelude + text.slice(line, at) + `new WebAssembly.Instance(wasmModule, ${imports})` + text.slice(at + INSTANTIATE.length);
 }
 
 // Functions report themselves through `hit`; imports are wrapped to report
@@ -88,11 +83,10 @@ const profileGlue = (text) =>
       "}",
       "",
     ].join("\n"),
-    `{ ${JSON.stringify(PROFILE)}: { hit: (i) => __tiergateHits.add(i) } }`,
-    "__tiergateWatched(__wbg_get_imports())",
+    `Object.assign(__tiergateWatched(__wbg_get_imports()), { ${JSON.stringify(PROFILE)}: { hit: (i) => __tiergateHits.add(i) } })`,
   );
 
-const splitGlue = (text) =>
+const splitGlue = (text, ops) =>
   glueWith(
     text,
     [
@@ -115,9 +109,12 @@ const splitGlue = (text) =>
       "        throw error;",
       "    }",
       "}",
+      "// The module's imports all come through one function (one wrapper for V8 to",
+      "// compile instead of one per signature): scripts/wasm-split.mjs `funnel`.",
+      `const __tiergate_funnel = ${dispatcher(ops)};`,
       "",
     ].join("\n"),
-    `{ ${JSON.stringify(SPLIT)}: { load: __tiergate_load_cold } }`,
+    `{ ${JSON.stringify(SPLIT)}: { ${CALL}: __tiergate_funnel(Object.assign(__wbg_get_imports(), { ${JSON.stringify(SPLIT)}: { load: __tiergate_load_cold } }), () => wasmInstance.exports) } }`,
   );
 
 function run(glue, mode) {
@@ -154,8 +151,10 @@ try {
   });
 
   // 2. Split.
-  const { primary, secondary, cold, hot: kept, stubs, coldImports } = split(input, hot, hotImports);
-  const newGlue = splitGlue(glueText);
+  const parts = split(input, hot, hotImports);
+  const { secondary, cold, hot: kept, stubs, coldImports } = parts;
+  const { bytes: primary, ops } = funnel(parts.primary);
+  const newGlue = splitGlue(glueText, ops);
 
   // 3. Check.
   const plain = run(stage(scratch, "plain", glueText, input), "all");
@@ -182,7 +181,8 @@ try {
   }
   console.log(
     `split: ${wasmPath}: ${kept} functions and ${stubs} stubs stay (${codeBytes(primary)} bytes of code), ` +
-      `${cold} functions and ${coldImports} imports move to ${coldName} (${codeBytes(secondary)}); code was ${codeBytes(input)} bytes`,
+      `${cold} functions and ${coldImports} imports move to ${coldName} (${codeBytes(secondary)}); code was ${codeBytes(input)} bytes; ` +
+      `the primary's ${ops.length} imports come through one`,
   );
 } finally {
   rmSync(scratch, { recursive: true, force: true });

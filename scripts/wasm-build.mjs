@@ -14,7 +14,8 @@
 // throw at instantiation) -> for pkg/node only, scripts/preinit.mjs (the
 // default policy compiled at build time), then scripts/split.mjs (the
 // functions serving records never runs move to a second module, loaded on
-// first use). Sizes before and after wasm-opt go to pkg/build.json for
+// first use), then scripts/codecache.mjs (the glue loads with V8's code
+// cache). Sizes before and after wasm-opt go to pkg/build.json for
 // scripts/wasm-size.mjs.
 //
 // Environment: WASM_OPT=0 skips wasm-opt; WASM_BINDGEN=path picks the CLI.
@@ -146,7 +147,7 @@ const vectorsDir = join(root, "tests", "vectors");
 const hash = createHash("sha256")
   .update(cargoOutput)
   .update(JSON.stringify({ want, useWasmOpt, wasmOptFlags, targets, script: readFileSync(fileURLToPath(import.meta.url)) }));
-for (const script of ["preinit.mjs", "scratch.mjs", "scratch-worker.mjs", "split.mjs", "wasm-split.mjs", "split-workload.cjs", "wasm-bytes.mjs"]) {
+for (const script of ["preinit.mjs", "scratch.mjs", "scratch-worker.mjs", "split.mjs", "wasm-split.mjs", "split-workload.cjs", "wasm-bytes.mjs", "codecache.mjs"]) {
   hash.update(readFileSync(join(root, "scripts", script)));
 }
 // The split's profile runs the conformance vectors.
@@ -163,7 +164,7 @@ const previous = existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, "utf
 const outputs = targets
   .map((t) => t.dir)
   .map((d) => join(root, d, `${stem}_bg.wasm`))
-  .concat([join(plainNode, `${stem}_bg.wasm`), join(root, "pkg", "node", `${stem}_bg.cold.wasm`)]);
+  .concat([join(plainNode, `${stem}_bg.wasm`), join(root, "pkg", "node", `${stem}_bg.cold.wasm`), join(root, "pkg", "node", `${stem}_glue.cache`)]);
 if (previous?.stamp === stamp && outputs.every((p) => existsSync(p))) {
   console.log("wasm-build: pkg/ is up to date");
   process.exit(0);
@@ -224,6 +225,8 @@ for (const t of targets.filter((t) => t.preinit)) {
   report.sizes[t.target].beforeSplit = sizes(wasm);
   run(process.execPath, [join(root, "scripts", "split.mjs"), wasm]);
   report.sizes[t.target].cold = sizes(join(root, t.dir, `${stem}_bg.cold.wasm`));
+  // 6. And its JavaScript glue loads with V8's code cache.
+  run(process.execPath, [join(root, "scripts", "codecache.mjs"), join(root, t.dir, `${stem}.js`)]);
 }
 for (const t of targets) {
   Object.assign(report.sizes[t.target], sizes(join(root, t.dir, `${stem}_bg.wasm`)));

@@ -514,6 +514,146 @@ export function split(bytes, hot, hotImports = null) {
   return { primary, secondary, cold: coldDefined.length, hot: keptDefined.length, stubs: stubbed.length, coldImports: coldImports.length };
 }
 
+// ---------------------------------------------------------------------------
+// Funnelling imports.
+
+/** Name (in SPLIT) of a funnelled module's one function import. */
+export const CALL = "call";
+/** Prefix of the globals a funnelled module passes results through. */
+export const RESULT = "tiergate.split.result.";
+
+// The value types a funnelled import may take or return, in slot order.
+const SLOTS = [
+  { type: 0x7f, name: "i32", prefix: "i", zero: [0x41, 0x00] },
+  { type: 0x7c, name: "f64", prefix: "d", zero: [0x44, 0, 0, 0, 0, 0, 0, 0, 0] },
+  { type: 0x6f, name: "externref", prefix: "x", zero: [0xd0, 0x6f] },
+];
+
+function signature(type) {
+  const r = new Reader(type.bytes, 1);
+  const params = Array.from({ length: r.uleb() }, () => r.u8());
+  const results = Array.from({ length: r.uleb() }, () => r.u8());
+  const slotOf = (t) => {
+    const s = SLOTS.find((x) => x.type === t);
+    if (!s) throw new Error(`an import takes or returns value type 0x${t.toString(16)}, which cannot be funnelled`);
+    return s;
+  };
+  if (results.length > 1) throw new Error("an import returns more than one value, which cannot be funnelled");
+  return { params: params.map(slotOf), result: results.length ? slotOf(results[0]) : null };
+}
+
+/**
+ * `bytes` with every function import replaced by a stub that calls one
+ * import, `tiergate:split`.`call`(op, i32 slots, f64 slots, externref
+ * slots) -> i32, with the import's number and its arguments in their
+ * slots. V8 in Node 20 compiles a wrapper for each distinct signature of
+ * imported JavaScript function when it compiles and instantiates a module
+ * (about 0.1 ms each, the first about 0.4 ms); one signature costs one
+ * wrapper. An i32 result comes back as the call's result; an f64 or
+ * externref result through the exported mutable global RESULT + type,
+ * which the stub reads and (for a reference) clears.
+ *
+ * Every function index moves up by one (the import is function 0, the
+ * stubs 1..F in the old imports' order), so bodies, exports, elements and
+ * the start are renumbered. Returns `{ bytes, ops }`: `ops[op]` is
+ * `{ module, name, params, result }` (type names) for `dispatcher`.
+ */
+export function funnel(bytes) {
+  const m = readModule(bytes);
+  const F = m.funcImports.length;
+  if (F === 0) throw new Error("the module has no function imports to funnel");
+  const sigs = m.funcImports.map((t) => signature(m.types[t]));
+  const counts = SLOTS.map((s) => Math.max(0, ...sigs.map((g) => g.params.filter((p) => p === s).length)));
+  const types = m.types.map((t) => [...t.bytes]);
+  const slotTypes = SLOTS.flatMap((s, k) => Array(counts[k]).fill(s.type));
+  const callType = typeIndex(types, Buffer.from([0x60, ...uleb(1 + slotTypes.length), 0x7f, ...slotTypes, 1, 0x7f]));
+
+  // Result globals go after every existing one, so no global moves.
+  const resultKinds = SLOTS.filter((s) => s.type !== 0x7f && sigs.some((g) => g.result === s));
+  const resultGlobal = new Map(resultKinds.map((s, k) => [s, m.globals.length + k]));
+  const globalSection = m.all.find((s) => s.id === 6);
+  let globals;
+  {
+    const own = globalSection ? new Reader(bytes, globalSection.body) : null;
+    const count = own ? own.uleb() : 0;
+    const rest = own ? [...bytes.subarray(own.pos, globalSection.end)] : [];
+    const added = resultKinds.map((s) => [s.type, 0x01, ...s.zero, 0x0b]);
+    globals = [...uleb(count + added.length), ...rest, ...added.flat()];
+  }
+
+  const shift = (j) => j + 1;
+  const stub = ({ params, result }, op) => {
+    const body = [0x00, 0x41, ...sleb(op)];
+    SLOTS.forEach((s, k) => {
+      const mine = params.flatMap((p, at) => (p === s ? [at] : []));
+      for (let n = 0; n < counts[k]; n += 1) body.push(...(n < mine.length ? [0x20, ...uleb(mine[n])] : s.zero));
+    });
+    body.push(0x10, 0x00);
+    if (result === null) body.push(0x1a);
+    else if (result.type !== 0x7f) {
+      const g = uleb(resultGlobal.get(result));
+      body.push(0x1a, 0x23, ...g);
+      if (result.type === 0x6f) body.push(0xd0, 0x6f, 0x24, ...g);
+    }
+    body.push(0x0b);
+    return withSize(body);
+  };
+  const imports = [];
+  let fn = 0;
+  for (const { kind, bytes: entry } of m.imports) {
+    if (kind !== 0) imports.push([...entry]);
+    else if (fn++ === 0) imports.push(importBytes(SPLIT, CALL, 0, uleb(callType)));
+  }
+  const ops = m.funcImportNames.map(({ module, name }, op) => ({
+    module,
+    name,
+    params: sigs[op].params.map((s) => s.name),
+    result: sigs[op].result?.name ?? null,
+  }));
+  const out = assemble(m, {
+    1: vec(types),
+    2: vec(imports),
+    3: vec([...m.funcImports, ...m.funcTypes].map((t) => uleb(t))),
+    6: globals,
+    7: vec([
+      ...m.exports.map((e) => exportBytes(e.kind === 0 ? { ...e, index: shift(e.index) } : e)),
+      ...resultKinds.map((s) => exportBytes({ name: `${RESULT}${s.name}`, kind: 3, index: resultGlobal.get(s) })),
+    ]),
+    8: m.start === null ? undefined : uleb(shift(m.start)),
+    9: vec(m.elems.map((e) => elemBytes({ ...e, funcs: e.funcs.map(shift) }))),
+    10: vec([...sigs.map(stub), ...m.bodies.map(({ start, end }) => withSize([...mapBody(bytes, start, end, shift)]))]),
+  });
+  return { bytes: out, ops };
+}
+
+/**
+ * JavaScript source of a function `(imports, exports)` -> the `call`
+ * import of a module funnelled into `ops`: `imports` is the import object
+ * the module had, `exports()` gives the instance's exports (read only when
+ * a result goes through a global, so after instantiation). Each import is
+ * looked up once and called with its arguments in their own order.
+ */
+export function dispatcher(ops) {
+  const counts = SLOTS.map((s) => Math.max(0, ...ops.map((o) => o.params.filter((p) => p === s.name).length)));
+  const slots = SLOTS.flatMap((s, k) => Array.from({ length: counts[k] }, (_, n) => `${s.prefix}${n}`));
+  const lines = ["(function (imports, exports) {"];
+  ops.forEach((o, op) => lines.push(`    const f${op} = imports[${JSON.stringify(o.module)}][${JSON.stringify(o.name)}];`));
+  lines.push(`    return function (op${slots.map((x) => `, ${x}`).join("")}) {`, "        switch (op) {");
+  ops.forEach((o, op) => {
+    const seen = SLOTS.map(() => 0);
+    const args = o.params.map((p) => {
+      const k = SLOTS.findIndex((s) => s.name === p);
+      return `${SLOTS[k].prefix}${seen[k]++}`;
+    });
+    const call = `f${op}(${args.join(", ")})`;
+    if (o.result === "i32") lines.push(`            case ${op}: return ${call};`);
+    else if (o.result === null) lines.push(`            case ${op}: ${call}; return 0;`);
+    else lines.push(`            case ${op}: exports()[${JSON.stringify(RESULT + o.result)}].value = ${call}; return 0;`);
+  });
+  lines.push("        }", '        throw new Error(`tiergate: no import numbered ${op}`);', "    };", "})");
+  return lines.join("\n");
+}
+
 /** Bytes of the code section of `bytes`. */
 export function codeBytes(bytes) {
   const code = sections(bytes).find((s) => s.id === 10);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 
-import { FUNCTION_TABLE, FUNCTIONS, instrument, MARK, mapBody, PRIMARY, PROFILE, split, SPLIT } from "../../scripts/wasm-split.mjs";
+import { CALL, dispatcher, funnel, FUNCTION_TABLE, FUNCTIONS, instrument, MARK, mapBody, PRIMARY, PROFILE, RESULT, split, SPLIT } from "../../scripts/wasm-split.mjs";
 import { root } from "./lib/vectors.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "tiergate-split-test-"));
@@ -192,13 +192,80 @@ describe("the split rewrite", () => {
   });
 });
 
+// Imports of five signatures, one of them also in a table, each called
+// from an export that passes its arguments through.
+const calls = assemble(`
+(module
+  (import "env" "len" (func $len (param externref) (result i32)))
+  (import "env" "make" (func $make (param i32 i32) (result externref)))
+  (import "env" "put" (func $put (param i32 externref)))
+  (import "env" "now" (func $now (result f64)))
+  (import "env" "mix" (func $mix (param externref i32 f64 externref) (result f64)))
+  (memory 1)
+  (table 1 1 funcref)
+  (elem (i32.const 0) $put)
+  (func (export "lenOfMade") (param i32 i32) (result i32) (call $len (call $make (local.get 0) (local.get 1))))
+  (func (export "make") (param i32 i32) (result externref) (call $make (local.get 0) (local.get 1)))
+  (func (export "put") (param i32 externref) (call $put (local.get 0) (local.get 1)))
+  (func (export "now") (result f64) (call $now))
+  (func (export "mix") (param externref i32 f64 externref) (result f64)
+    (call $mix (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "viaTable") (param i32 externref)
+    (call_indirect (param i32 externref) (local.get 0) (local.get 1) (i32.const 0)))
+)`);
+
+function env(log) {
+  return {
+    len: (x) => (log.push(["len", x]), x.length),
+    make: (a, b) => (log.push(["make", a, b]), `${a}:${b}`),
+    put: (a, x) => void log.push(["put", a, x]),
+    now: () => (log.push(["now"]), 1.5),
+    mix: (x, a, d, y) => (log.push(["mix", x, a, d, y]), a * d),
+  };
+}
+
+function exercise(e) {
+  return [e.lenOfMade(12, 345), e.make(-7, 0), e.put(3, { k: 1 }), e.now(), e.mix("s", 4, 0.25, null), e.viaTable(9, "t")];
+}
+
+describe("funnelling imports", () => {
+  test("one import carries every call, with the same arguments and results", () => {
+    const { bytes: funnelled, ops } = funnel(calls);
+    const module = new WebAssembly.Module(funnelled);
+    assert.deepEqual(
+      WebAssembly.Module.imports(module).map((i) => [i.module, i.name, i.kind]),
+      [[SPLIT, CALL, "function"]],
+    );
+    const direct = [];
+    const expected = exercise(new WebAssembly.Instance(new WebAssembly.Module(calls), { env: env(direct) }).exports);
+    const through = [];
+    let instance = null;
+    const call = (0, eval)(dispatcher(ops))({ env: env(through) }, () => instance.exports);
+    instance = new WebAssembly.Instance(module, { [SPLIT]: { [CALL]: call } });
+    assert.deepEqual(exercise(instance.exports), expected);
+    assert.deepEqual(through, direct);
+    assert.equal(instance.exports[`${RESULT}externref`].value, null, "a returned reference is not kept alive");
+  });
+
+  test("a value type with no slot is refused", () => {
+    const wide = assemble(`(module (import "env" "big" (func (param i64))) (memory 1))`);
+    assert.throws(() => funnel(wide), /value type 0x7e, which cannot be funnelled/);
+  });
+});
+
 describe("pkg/node as built", () => {
   const glue = join(root, "pkg", "node", "tiergate_wasm.js");
   const workload = join(root, "scripts", "split-workload.cjs");
 
   test("is split, and the unsplit build answers every call the same", () => {
     const wasm = readFileSync(join(root, "pkg", "node", "tiergate_wasm_bg.wasm"));
-    assert.equal(WebAssembly.Module.customSections(new WebAssembly.Module(wasm), MARK).length, 1);
+    const module = new WebAssembly.Module(wasm);
+    assert.equal(WebAssembly.Module.customSections(module, MARK).length, 1);
+    assert.deepEqual(
+      WebAssembly.Module.imports(module).filter((i) => i.kind === "function").map((i) => `${i.module}.${i.name}`),
+      [`${SPLIT}.${CALL}`],
+      "the primary's imports come through one",
+    );
     const out = (g, name) => {
       const file = join(dir, name);
       execFileSync(process.execPath, [workload, g, "all", file]);
