@@ -114,7 +114,10 @@ const splitGlue = (text, ops) =>
       `const __tiergate_funnel = ${dispatcher(ops)};`,
       "",
     ].join("\n"),
-    `{ ${JSON.stringify(SPLIT)}: { ${CALL}: __tiergate_funnel(Object.assign(__wbg_get_imports(), { ${JSON.stringify(SPLIT)}: { load: __tiergate_load_cold } }), () => wasmInstance.exports) } }`,
+    // The primary keeps its imports other than functions, so it gets the
+    // whole import object, with `call` in place of `load`.
+    `((imports) => Object.assign({}, imports, { ${JSON.stringify(SPLIT)}: { ${CALL}: __tiergate_funnel(imports, () => wasmInstance.exports) } }))` +
+      `(Object.assign(__wbg_get_imports(), { ${JSON.stringify(SPLIT)}: { load: __tiergate_load_cold } }))`,
   );
 
 function run(glue, mode) {

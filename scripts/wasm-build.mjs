@@ -164,8 +164,11 @@ const previous = existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, "utf
 const outputs = targets
   .map((t) => t.dir)
   .map((d) => join(root, d, `${stem}_bg.wasm`))
-  .concat([join(plainNode, `${stem}_bg.wasm`), join(root, "pkg", "node", `${stem}_bg.cold.wasm`), join(root, "pkg", "node", `${stem}_glue.cache`)]);
-if (previous?.stamp === stamp && outputs.every((p) => existsSync(p))) {
+  .concat([join(plainNode, `${stem}_bg.wasm`), join(root, "pkg", "node", `${stem}_bg.cold.wasm`)]);
+// scripts/codecache.mjs names the glue's cache by the glue's hash.
+const nodeDir = join(root, "pkg", "node");
+const hasCodeCache = () => existsSync(nodeDir) && readdirSync(nodeDir).some((f) => /_glue\.[0-9a-f]{16}\.cache$/.test(f));
+if (previous?.stamp === stamp && outputs.every((p) => existsSync(p)) && hasCodeCache()) {
   console.log("wasm-build: pkg/ is up to date");
   process.exit(0);
 }

@@ -570,6 +570,9 @@ export function funnel(bytes) {
 
   // Result globals go after every existing one, so no global moves.
   const resultKinds = SLOTS.filter((s) => s.type !== 0x7f && sigs.some((g) => g.result === s));
+  if (m.start !== null && resultKinds.length > 0) {
+    throw new Error("the module has a start function, which could call an import whose result comes back through a global before the instance exists");
+  }
   const resultGlobal = new Map(resultKinds.map((s, k) => [s, m.globals.length + k]));
   const globalSection = m.all.find((s) => s.id === 6);
   let globals;
@@ -631,13 +634,21 @@ export function funnel(bytes) {
  * import of a module funnelled into `ops`: `imports` is the import object
  * the module had, `exports()` gives the instance's exports (read only when
  * a result goes through a global, so after instantiation). Each import is
- * looked up once and called with its arguments in their own order.
+ * looked up once, and one that is not a function is refused then, as
+ * instantiation would have; each is called with its arguments in their
+ * own order.
  */
 export function dispatcher(ops) {
   const counts = SLOTS.map((s) => Math.max(0, ...ops.map((o) => o.params.filter((p) => p === s.name).length)));
   const slots = SLOTS.flatMap((s, k) => Array.from({ length: counts[k] }, (_, n) => `${s.prefix}${n}`));
   const lines = ["(function (imports, exports) {"];
-  ops.forEach((o, op) => lines.push(`    const f${op} = imports[${JSON.stringify(o.module)}][${JSON.stringify(o.name)}];`));
+  ops.forEach((o, op) => lines.push(`    const f${op} = imports[${JSON.stringify(o.module)}]?.[${JSON.stringify(o.name)}];`));
+  lines.push(
+    `    const names = ${JSON.stringify(ops.map((o) => `${o.module}.${o.name}`))};`,
+    `    [${ops.map((_, op) => `f${op}`).join(", ")}].forEach((f, op) => {`,
+    '        if (typeof f !== "function") throw new TypeError(`tiergate: the import ${names[op]} is not a function`);',
+    "    });",
+  );
   lines.push(`    return function (op${slots.map((x) => `, ${x}`).join("")}) {`, "        switch (op) {");
   ops.forEach((o, op) => {
     const seen = SLOTS.map(() => 0);

@@ -3,7 +3,8 @@
 // damaged or missing cache only costs time, never an answer.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -32,6 +33,13 @@ function load(pkg) {
   return JSON.parse(r.stdout);
 }
 
+/** The cache file of a pkg/node directory (named by the glue's hash). */
+function cacheIn(pkg) {
+  const found = readdirSync(pkg).filter((f) => /^tiergate_wasm_glue\.[0-9a-f]{16}\.cache$/.test(f));
+  assert.equal(found.length, 1, `one code cache in ${pkg}`);
+  return join(pkg, found[0]);
+}
+
 function copy(name) {
   const to = join(dir, name);
   cpSync(join(root, "pkg", "node"), to, { recursive: true });
@@ -39,16 +47,20 @@ function copy(name) {
 }
 
 describe("pkg/node's code cache", () => {
-  test("a fresh process compiles the glue from the shipped cache", () => {
-    const out = load(join(root, "pkg", "node"));
+  test("a fresh process compiles the glue from the shipped cache, named by the glue's hash", () => {
+    const pkg = join(root, "pkg", "node");
+    const glue = readFileSync(cacheIn(pkg).replace(/\.cache$/, ".js"), "utf8");
+    const hash = createHash("sha256").update(glue).digest("hex").slice(0, 16);
+    assert.ok(cacheIn(pkg).endsWith(`.${hash}.cache`), "the cache is named by the glue it was made for");
+    const out = load(pkg);
     assert.equal(out.compiled, 1, "the loader compiles the glue once");
     assert.deepEqual(out.rejected, [false]);
     assert.equal(out.body, vector.expected.body);
   });
 
-  test("a damaged cache is refused by V8 and the glue compiles from source", () => {
+  test("a cache V8 does not recognise (its header changed) is refused, and the glue compiles from source", () => {
     const pkg = copy("damaged");
-    const cache = join(pkg, "tiergate_wasm_glue.cache");
+    const cache = cacheIn(pkg);
     const bytes = readFileSync(cache);
     bytes.fill(0x5a, 16);
     writeFileSync(cache, bytes);
@@ -59,7 +71,7 @@ describe("pkg/node's code cache", () => {
 
   test("without a cache the glue compiles from source", () => {
     const pkg = copy("missing");
-    rmSync(join(pkg, "tiergate_wasm_glue.cache"));
+    rmSync(cacheIn(pkg));
     const out = load(pkg);
     assert.deepEqual(out.rejected, ["no cache offered"]);
     assert.equal(out.body, vector.expected.body);

@@ -214,7 +214,7 @@ const calls = assemble(`
     (call_indirect (param i32 externref) (local.get 0) (local.get 1) (i32.const 0)))
 )`);
 
-function env(log) {
+function envOf(log) {
   return {
     len: (x) => (log.push(["len", x]), x.length),
     make: (a, b) => (log.push(["make", a, b]), `${a}:${b}`),
@@ -237,14 +237,59 @@ describe("funnelling imports", () => {
       [[SPLIT, CALL, "function"]],
     );
     const direct = [];
-    const expected = exercise(new WebAssembly.Instance(new WebAssembly.Module(calls), { env: env(direct) }).exports);
+    const expected = exercise(new WebAssembly.Instance(new WebAssembly.Module(calls), { env: envOf(direct) }).exports);
     const through = [];
     let instance = null;
-    const call = (0, eval)(dispatcher(ops))({ env: env(through) }, () => instance.exports);
+    const call = (0, eval)(dispatcher(ops))({ env: envOf(through) }, () => instance.exports);
     instance = new WebAssembly.Instance(module, { [SPLIT]: { [CALL]: call } });
     assert.deepEqual(exercise(instance.exports), expected);
     assert.deepEqual(through, direct);
     assert.equal(instance.exports[`${RESULT}externref`].value, null, "a returned reference is not kept alive");
+  });
+
+  test("globals, and imports that are not functions, keep their indices", () => {
+    const wat = `
+(module
+  (import "env" "memory" (memory 1))
+  (import "env" "base" (global $base i32))
+  (import "env" "make" (func $make (param i32 i32) (result externref)))
+  (import "env" "len" (func $len (param externref) (result i32)))
+  (global $count (mut i32) (i32.const 40))
+  (func (export "lenPlusBase") (param i32 i32) (result i32)
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (i32.store (i32.const 8) (call $len (call $make (local.get 0) (local.get 1))))
+    (i32.add (i32.add (i32.load (i32.const 8)) (global.get $base)) (global.get $count)))
+)`;
+    const original = assemble(wat);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const env = { memory, base: 1000, ...envOf([]) };
+    const expected = new WebAssembly.Instance(new WebAssembly.Module(original), { env }).exports.lenPlusBase(12, 345);
+    const { bytes: funnelled, ops } = funnel(original);
+    let instance = null;
+    const imports = { env: { memory, base: 1000, ...envOf([]) } };
+    const call = (0, eval)(dispatcher(ops))(imports, () => instance.exports);
+    instance = new WebAssembly.Instance(new WebAssembly.Module(funnelled), { ...imports, [SPLIT]: { [CALL]: call } });
+    assert.equal(instance.exports.lenPlusBase(12, 345), expected);
+    assert.equal(expected, 6 + 1000 + 41);
+  });
+
+  test("a start function that could take a result through a global is refused", () => {
+    const started = assemble(`
+(module
+  (import "env" "make" (func $make (param i32 i32) (result externref)))
+  (memory 1)
+  (global $kept (mut externref) (ref.null extern))
+  (func $start (global.set $kept (call $make (i32.const 1) (i32.const 2))))
+  (start $start)
+)`);
+    assert.throws(() => funnel(started), /start function/);
+  });
+
+  test("an import that is not a function is refused when the dispatcher is built", () => {
+    const { ops } = funnel(calls);
+    const { len, ...rest } = envOf([]);
+    assert.equal(typeof len, "function");
+    assert.throws(() => (0, eval)(dispatcher(ops))({ env: rest }, () => null), /the import env\.len is not a function/);
   });
 
   test("a value type with no slot is refused", () => {
