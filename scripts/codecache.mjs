@@ -20,9 +20,9 @@
 // place can make the process fail or crash; rebuild instead. Node cannot
 // checksum them at start-up for less than the cache saves.
 //
-// The build checks that a fresh process accepts the cache and that the
-// loader exports what the glue does. Exits 1, leaving DIR untouched, on any
-// failure.
+// The build checks, by requiring the loader in a fresh process, that V8
+// accepts the cache and that the loader exports what the glue does. Exits
+// 1, leaving DIR untouched, on any failure.
 
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -102,12 +102,13 @@ writeFileSync(${JSON.stringify(cache)}, script.createCachedData());
 process.stdout.write(JSON.stringify(Object.keys(glue.exports)));
 `;
 
-const acceptedIn = (glue, cache) => `
-const { readFileSync } = require("fs");
-const { Script } = require("vm");
-const source = ${JSON.stringify(HEAD)} + readFileSync(${JSON.stringify(glue)}, "utf8") + ${JSON.stringify(TAIL)};
-const script = new Script(source, { filename: ${JSON.stringify(glue)}, cachedData: readFileSync(${JSON.stringify(cache)}) });
-process.stdout.write(String(script.cachedDataRejected === false));
+/** A fresh process requires the loader at `path` and prints its exports and whether V8 took the cache. */
+const loaderCheck = (path) => `
+const vm = require("vm");
+let script = null;
+vm.Script = class extends vm.Script { constructor(...a) { super(...a); script = this; } };
+const exported = Object.keys(require(${JSON.stringify(path)}));
+process.stdout.write(JSON.stringify({ exported, accepted: script !== null && script.cachedDataRejected === false }));
 `;
 
 const names = [...text.matchAll(/^exports\.([A-Za-z_$][\w$]*) = /gm)].map((m) => m[1]);
@@ -122,11 +123,11 @@ try {
   writeFileSync(glueFile, text);
   const exported = JSON.parse(node(makeCache(glueFile, join(dir, `${cacheName}.new`))));
   if (sorted(exported) !== sorted(names)) fail(`the glue exports ${JSON.stringify(exported)}, of which only ${JSON.stringify(names)} are found by \`exports.NAME =\``);
-  if (node(acceptedIn(glueFile, join(dir, `${cacheName}.new`))) !== "true") fail("a fresh process refuses the code cache");
   writeFileSync(join(dir, `${stem}.js.new`), loader(names));
   renameSync(join(dir, `${cacheName}.new`), join(dir, cacheName));
-  const loaded = JSON.parse(node(`process.stdout.write(JSON.stringify(Object.keys(require(${JSON.stringify(join(dir, `${stem}.js.new`))}))))`));
-  if (sorted(loaded) !== sorted(names)) fail(`the loader exports ${JSON.stringify(loaded)}, the glue ${JSON.stringify(names)}`);
+  const check = JSON.parse(node(loaderCheck(join(dir, `${stem}.js.new`))));
+  if (!check.accepted) fail("a fresh process refuses the code cache");
+  if (sorted(check.exported) !== sorted(names)) fail(`the loader exports ${JSON.stringify(check.exported)}, the glue ${JSON.stringify(names)}`);
   renameSync(join(dir, `${stem}.js.new`), entry);
 } catch (e) {
   fail(e.stderr ? String(e.stderr).trim().split("\n").slice(-3).join(" ") : e.message);

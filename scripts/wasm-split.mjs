@@ -542,6 +542,19 @@ function signature(type) {
   return { params: params.map(slotOf), result: results.length ? slotOf(results[0]) : null };
 }
 
+/** How many slots of each kind (SLOTS order) a list of signatures' parameters (SLOTS entries) needs. */
+const slotCounts = (paramLists) => SLOTS.map((s) => Math.max(0, ...paramLists.map((ps) => ps.filter((p) => p === s).length)));
+
+/** Where each parameter (a SLOTS entry) goes: the n-th slot of its kind, in order of appearance. */
+function placement(params) {
+  const seen = new Map();
+  return params.map((p) => {
+    const n = seen.get(p) ?? 0;
+    seen.set(p, n + 1);
+    return { slot: p, n };
+  });
+}
+
 /**
  * `bytes` with every function import replaced by a stub that calls one
  * import, `tiergate:split`.`call`(op, i32 slots, f64 slots, externref
@@ -563,7 +576,7 @@ export function funnel(bytes) {
   const F = m.funcImports.length;
   if (F === 0) throw new Error("the module has no function imports to funnel");
   const sigs = m.funcImports.map((t) => signature(m.types[t]));
-  const counts = SLOTS.map((s) => Math.max(0, ...sigs.map((g) => g.params.filter((p) => p === s).length)));
+  const counts = slotCounts(sigs.map((g) => g.params));
   const types = m.types.map((t) => [...t.bytes]);
   const slotTypes = SLOTS.flatMap((s, k) => Array(counts[k]).fill(s.type));
   const callType = typeIndex(types, Buffer.from([0x60, ...uleb(1 + slotTypes.length), 0x7f, ...slotTypes, 1, 0x7f]));
@@ -587,9 +600,12 @@ export function funnel(bytes) {
   const shift = (j) => j + 1;
   const stub = ({ params, result }, op) => {
     const body = [0x00, 0x41, ...sleb(op)];
+    const placed = placement(params);
     SLOTS.forEach((s, k) => {
-      const mine = params.flatMap((p, at) => (p === s ? [at] : []));
-      for (let n = 0; n < counts[k]; n += 1) body.push(...(n < mine.length ? [0x20, ...uleb(mine[n])] : s.zero));
+      for (let n = 0; n < counts[k]; n += 1) {
+        const at = placed.findIndex((q) => q.slot === s && q.n === n);
+        body.push(...(at >= 0 ? [0x20, ...uleb(at)] : s.zero));
+      }
     });
     body.push(0x10, 0x00);
     if (result === null) body.push(0x1a);
@@ -639,7 +655,8 @@ export function funnel(bytes) {
  * own order.
  */
 export function dispatcher(ops) {
-  const counts = SLOTS.map((s) => Math.max(0, ...ops.map((o) => o.params.filter((p) => p === s.name).length)));
+  const slotOf = (name) => SLOTS.find((s) => s.name === name);
+  const counts = slotCounts(ops.map((o) => o.params.map(slotOf)));
   const slots = SLOTS.flatMap((s, k) => Array.from({ length: counts[k] }, (_, n) => `${s.prefix}${n}`));
   const lines = ["(function (imports, exports) {"];
   ops.forEach((o, op) => lines.push(`    const f${op} = imports[${JSON.stringify(o.module)}]?.[${JSON.stringify(o.name)}];`));
@@ -651,11 +668,7 @@ export function dispatcher(ops) {
   );
   lines.push(`    return function (op${slots.map((x) => `, ${x}`).join("")}) {`, "        switch (op) {");
   ops.forEach((o, op) => {
-    const seen = SLOTS.map(() => 0);
-    const args = o.params.map((p) => {
-      const k = SLOTS.findIndex((s) => s.name === p);
-      return `${SLOTS[k].prefix}${seen[k]++}`;
-    });
+    const args = placement(o.params.map(slotOf)).map(({ slot, n }) => `${slot.prefix}${n}`);
     const call = `f${op}(${args.join(", ")})`;
     if (o.result === "i32") lines.push(`            case ${op}: return ${call};`);
     else if (o.result === null) lines.push(`            case ${op}: ${call}; return 0;`);

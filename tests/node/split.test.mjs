@@ -224,6 +224,9 @@ function envOf(log) {
   };
 }
 
+/** The dispatcher built from its source, as the glue builds it. */
+const dispatch = (ops) => (0, eval)(dispatcher(ops));
+
 function exercise(e) {
   return [e.lenOfMade(12, 345), e.make(-7, 0), e.put(3, { k: 1 }), e.now(), e.mix("s", 4, 0.25, null), e.viaTable(9, "t")];
 }
@@ -240,7 +243,7 @@ describe("funnelling imports", () => {
     const expected = exercise(new WebAssembly.Instance(new WebAssembly.Module(calls), { env: envOf(direct) }).exports);
     const through = [];
     let instance = null;
-    const call = (0, eval)(dispatcher(ops))({ env: envOf(through) }, () => instance.exports);
+    const call = dispatch(ops)({ env: envOf(through) }, () => instance.exports);
     instance = new WebAssembly.Instance(module, { [SPLIT]: { [CALL]: call } });
     assert.deepEqual(exercise(instance.exports), expected);
     assert.deepEqual(through, direct);
@@ -267,7 +270,7 @@ describe("funnelling imports", () => {
     const { bytes: funnelled, ops } = funnel(original);
     let instance = null;
     const imports = { env: { memory, base: 1000, ...envOf([]) } };
-    const call = (0, eval)(dispatcher(ops))(imports, () => instance.exports);
+    const call = dispatch(ops)(imports, () => instance.exports);
     instance = new WebAssembly.Instance(new WebAssembly.Module(funnelled), { ...imports, [SPLIT]: { [CALL]: call } });
     assert.equal(instance.exports.lenPlusBase(12, 345), expected);
     assert.equal(expected, 6 + 1000 + 41);
@@ -289,7 +292,7 @@ describe("funnelling imports", () => {
     const { ops } = funnel(calls);
     const { len, ...rest } = envOf([]);
     assert.equal(typeof len, "function");
-    assert.throws(() => (0, eval)(dispatcher(ops))({ env: rest }, () => null), /the import env\.len is not a function/);
+    assert.throws(() => dispatch(ops)({ env: rest }, () => null), /the import env\.len is not a function/);
   });
 
   test("a value type with no slot is refused", () => {
