@@ -7,7 +7,7 @@ SHELL := /bin/bash
 .PHONY: all setup build demo test lint fmt check-policy
 .PHONY: wasm-target wasm-bindgen-cli node-setup browser-setup wasm clippy-wasm size typecheck
 .PHONY: test-runtimes test-node test-browser test-workerd
-.PHONY: worker-build-cli worker clippy-worker test-worker demo-cli fuzz-setup fuzz bench portal test-portal
+.PHONY: worker-build-cli worker worker-production clippy-worker test-worker demo-cli fuzz-setup fuzz bench portal test-portal test-clock
 
 all: build
 
@@ -19,13 +19,14 @@ setup:
 build: setup
 	$(CARGO) build --release --locked -p tiergate-cli
 
-# The CLI's report first, then the edge worker on http://127.0.0.1:8787
-# (demo origin, demo login, local D1) until interrupted.
+# The CLI's report first, then the demo build of the edge worker on
+# http://127.0.0.1:8787 (demo origin, demo login, local D1) until
+# interrupted; `--env demo` serves it as built (see worker/wrangler.toml).
 demo: build worker portal
 	./target/release/tiergate demo
 	@node worker/scripts/demo-users.mjs
-	cd worker && $(WORKER_ENV) WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
-		../node_modules/.bin/wrangler dev --ip 127.0.0.1 --port 8787 --var DEMO:on --show-interactive-dev-session=false
+	cd worker && WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+		../node_modules/.bin/wrangler dev --env demo --ip 127.0.0.1 --port 8787 --show-interactive-dev-session=false
 
 demo-cli: build
 	./target/release/tiergate demo
@@ -33,6 +34,7 @@ demo-cli: build
 lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	node scripts/lint-test-dates.mjs
 
 check-policy: build
 	./target/release/tiergate policy check crates/core/policy/default.json
@@ -95,7 +97,7 @@ test-browser: wasm browser-setup
 test-workerd: wasm
 	$(NODE_TEST) tests/workerd/*.test.mjs
 
-test-runtimes: clippy-wasm size typecheck test-node test-browser test-workerd test-worker test-portal
+test-runtimes: clippy-wasm size typecheck test-node test-browser test-workerd test-worker test-portal test-clock
 
 # --- Edge worker (worker/, workers-rs) --------------------------------------
 # Not a workspace member (it builds only for wasm32): its own Cargo.lock,
@@ -110,11 +112,18 @@ worker-build-cli: setup
 	@[ "$$(worker-build --version 2>/dev/null)" = "$(WORKER_BUILD_VERSION)" ] || \
 		$(CARGO) install worker-build --version $(WORKER_BUILD_VERSION) --locked
 
-# worker/build/index.js + index_bg.wasm (size-tuned, through wasm-opt).
+# worker/build/index.js + index_bg.wasm (size-tuned, through wasm-opt): the
+# demo build, which `make demo` and the tests run (it accepts the suites'
+# clock, CLOCK_OFFSET_MS). `wrangler deploy` builds without the feature.
 worker: wasm-target wasm-bindgen-cli worker-build-cli node-setup
-	cd worker && $(WORKER_ENV) worker-build --release
+	cd worker && $(WORKER_ENV) worker-build --release --features demo
 	node scripts/preinit.mjs worker/build/index_bg.wasm --keep worker/target/preinit/index_bg.plain.wasm
 	@node worker/scripts/size.mjs
+
+# worker/build-production: the build `wrangler deploy` makes (no demo
+# feature), for the tests of what production refuses.
+worker-production: wasm-target wasm-bindgen-cli worker-build-cli node-setup
+	cd worker && $(WORKER_ENV) worker-build --release -d build-production
 
 # worker/public: www/ and pkg/web, served by the worker's assets binding.
 portal: wasm
@@ -123,16 +132,28 @@ portal: wasm
 clippy-worker: wasm-target
 	cd worker && $(CARGO) fmt --check
 	cd worker && $(CARGO) clippy --locked --target wasm32-unknown-unknown -- -D warnings
+	cd worker && $(CARGO) clippy --locked --target wasm32-unknown-unknown --features demo -- -D warnings
 
 # Integration: the built worker in workerd (Miniflare) against an origin
 # on 127.0.0.1; pkg/node gives the expected redactions.
-test-worker: clippy-worker worker wasm
+test-worker: clippy-worker worker-production worker wasm
 	$(NODE_TEST) tests/worker/*.test.mjs
 
 # The portals in Chromium against the built worker under `wrangler dev`
 # on 127.0.0.1 (demo origin, local D1 in a temporary directory).
 test-portal: worker portal browser-setup
 	CHROMIUM_PATH=$(CHROMIUM) $(NODE_TEST) --test-concurrency=1 tests/portal/*.test.mjs
+
+# Nothing may depend on the day the tests run: the edge's suites again with
+# their clock (the worker's and the pages' too) a year and five years on.
+CLOCK_YEARS_AHEAD := 1 5
+test-clock: worker portal browser-setup
+	@set -e; for y in $(CLOCK_YEARS_AHEAD); do \
+		at=$$(date -u -d "+$$y year" +%Y-%m-%dT12:00:00Z); \
+		echo "== the worker and portal suites at $$at"; \
+		TIERGATE_TEST_NOW=$$at $(NODE_TEST) tests/worker/*.test.mjs; \
+		TIERGATE_TEST_NOW=$$at CHROMIUM_PATH=$(CHROMIUM) $(NODE_TEST) --test-concurrency=1 tests/portal/*.test.mjs; \
+	done
 
 fmt:
 	$(CARGO) fmt --all

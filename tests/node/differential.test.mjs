@@ -58,7 +58,7 @@ for (const file of files) {
     const recordFile = join(dir, file);
     writeFileSync(recordFile, record);
     for (const name of VIEWERS) {
-      const viewerFile = join(root, "crates", "cli", "demo", "viewers", `${name}.json`);
+      const viewerFile = join(root, "crates", "demo", "data", "viewers", `${name}.json`);
       const viewer = JSON.parse(readFileSync(viewerFile, "utf8"));
       const n = native(recordFile, viewerFile);
       let w;

@@ -15,7 +15,7 @@ const ICAL = require("ical.js");
 
 const engine = new Engine();
 const NOW = "2026-11-25T12:00:00Z";
-const demo = (file) => readFileSync(join(root, "crates", "cli", "demo", file), "utf8");
+const demo = (file) => readFileSync(join(root, "crates", "demo", "data", file), "utf8");
 const consent = (file) => JSON.parse(demo(join("consents", file)));
 
 /** The record as a patient-profile viewer receives it (redacted body text). */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 
 import { chromium } from "playwright-core";
 
+import { installPageClock } from "../lib/clock.mjs";
 import { root } from "../worker/lib.mjs";
 import { d1Query, startWranglerDev } from "../worker/wrangler.mjs";
 
@@ -61,13 +62,17 @@ export async function startPortal() {
   };
 }
 
-/** Chromium, and a page factory that records console errors, page errors and failed requests. */
+/**
+ * Chromium, and a page factory that records console errors, page errors and
+ * failed requests. Every page runs on the suite's clock, as the edge does.
+ */
 export async function startBrowser() {
   const browser = await chromium.launch({ executablePath, args: chromiumArgs, headless: true, timeout: 60_000 });
   return {
     browser,
     async page({ viewport = { width: 1280, height: 900 } } = {}) {
       const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/London" });
+      await installPageClock(context);
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
       page.setDefaultNavigationTimeout(30_000);

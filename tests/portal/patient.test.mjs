@@ -16,6 +16,9 @@ import { after, before, test } from "node:test";
 
 import ICAL from "ical.js";
 
+import { nowMs } from "../lib/clock.mjs";
+import { demoFile, demoViewer } from "../lib/demo.mjs";
+
 import { axeViolations, demoToken, edgeEverything, renderedRefs, root, screenshot, startBrowser, startPortal } from "./lib.mjs";
 
 let portal;
@@ -37,8 +40,9 @@ after(async () => {
 const sorted = (set) => [...set].sort();
 // A request the page itself abandoned (a reload mid-request) is not a failure.
 const seriousOnly = (problems) => problems.filter((p) => (p.startsWith("page error") || p.startsWith("request failed")) && !p.includes("net::ERR_ABORTED"));
-const viewerFile = (name) => JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${name}.json`), "utf8"));
-const originRecord = () => JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "joe.json"), "utf8"));
+const viewerFile = (name) => demoViewer(name);
+/** Joe's record as the demo origin holds it on the suite's clock. */
+const originRecord = () => demoFile("joe.json");
 const JOE = "joe-patient";
 
 /** Waits for a section of the portal to settle: loaded, or an error shown. */
@@ -276,7 +280,10 @@ test("reminders: listed and downloaded as .ics that parses back to the same even
     assert.deepEqual(events.map((e) => e.uid).sort(), items.map((x) => x.uid).sort());
     const copd = events.find((e) => /COPD review/.test(e.summary));
     assert.ok(copd, events.map((e) => e.summary).join(" | "));
-    assert.equal(copd.startDate.toJSDate().toISOString(), "2026-12-03T10:20:00.000Z");
+    const booked = originRecord()
+      .entry.map((e) => e.resource)
+      .find((r) => r.resourceType === "Appointment" && r.serviceType?.[0]?.text === "COPD review");
+    assert.equal(copd.startDate.toJSDate().toISOString(), new Date(booked.start).toISOString());
     assert.deepEqual(seriousOnly(problems), []);
   } finally {
     await context.close();
@@ -392,7 +399,7 @@ test("Anne (booking scope) asks for an appointment for Joe; Joe sees the propose
     await signIn(anne.page, "anne");
     await settled(anne.page, "record");
     await open(anne.page, "book");
-    const date = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
+    const date = new Date(nowMs() + 10 * 86_400_000).toISOString().slice(0, 10);
     await anne.page.selectOption("#book-service", "COPD review");
     await anne.page.fill("#book-date", date);
     await anne.page.fill("#book-time", "11:30");

@@ -5,9 +5,9 @@
 // same token) and none of those the edge withheld; then the consent and
 // break-glass flows, the embeddable view, keyboard use and axe-core.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
+
+import { demoFile } from "../lib/demo.mjs";
 
 import {
   axeViolations,
@@ -15,7 +15,6 @@ import {
   edgeEverything,
   openByNhs,
   renderedRefs,
-  root,
   screenshot,
   signIn,
   startBrowser,
@@ -38,7 +37,7 @@ after(async () => {
 
 /** Every "Type/id" in a demo patient's full record, as the origin holds it. */
 function originRefs(file) {
-  const record = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", file), "utf8"));
+  const record = demoFile(file);
   return new Set(record.entry.map((e) => `${e.resource.resourceType}/${e.resource.id}`));
 }
 
@@ -111,7 +110,7 @@ for (const p of PROFILES) {
       for (const r of withheld) assert.ok(!shown.set.has(r), `${r} is shown`);
       for (const t of p.absentTypes) assert.ok(![...shown.set].some((r) => r.startsWith(`${t}/`)), `a ${t} is shown`);
       // Withheld content is not in the page's text either (its title, by id).
-      const origin = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", p.file), "utf8"));
+      const origin = demoFile(p.file);
       for (const e of origin.entry) {
         const ref = `${e.resource.resourceType}/${e.resource.id}`;
         const text = e.resource.code?.text ?? e.resource.title;

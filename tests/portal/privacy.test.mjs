@@ -12,10 +12,11 @@
 // break glass and the case of the first ones.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { axeViolations, demoToken, root, screenshot, signIn as signInPractitioner, startBrowser, startPortal } from "./lib.mjs";
+import { now } from "../lib/clock.mjs";
+import { demoFile, demoViewer } from "../lib/demo.mjs";
+import { axeViolations, demoToken, screenshot, signIn as signInPractitioner, startBrowser, startPortal } from "./lib.mjs";
 
 let portal;
 let chrome;
@@ -27,7 +28,7 @@ let theCase;
 
 const DAVID = "david-patient";
 const DOCTOR = "aed-doctor-6";
-const DOCTOR_ID = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${DOCTOR}.json`), "utf8")).user_id;
+const DOCTOR_ID = demoViewer(DOCTOR).user_id;
 
 before(async () => {
   portal = await startPortal();
@@ -48,7 +49,7 @@ const seriousOnly = (problems) => problems.filter((p) => (p.startsWith("page err
 const CLINICAL = (() => {
   const out = new Set();
   for (const f of ["joe", "david"]) {
-    const bundle = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", `${f}.json`), "utf8"));
+    const bundle = demoFile(`${f}.json`);
     for (const e of bundle.entry ?? []) {
       const r = e.resource ?? {};
       if (!["Condition", "AllergyIntolerance", "MedicationStatement", "MedicationRequest", "Observation", "Procedure"].includes(r.resourceType)) continue;
@@ -396,7 +397,7 @@ test("exports download: CSV rows and NDJSON AuditEvents match the edge for the s
   try {
     await signIn(page);
     await open(page, "export");
-    const today = new Date().toISOString().slice(0, 10);
+    const today = now().toISOString().slice(0, 10);
     const f = { user: DOCTOR_ID, from: "2020-01-01", to: today };
     await page.fill("#export-filters-user", f.user);
     await page.fill("#export-filters-from", f.from);
@@ -447,8 +448,8 @@ test("exports download: CSV rows and NDJSON AuditEvents match the edge for the s
     await page.click("#export-csv");
     await page.waitForSelector('#download-csv[data-count="0"]');
     // Reversed dates are caught before any request.
-    await page.fill("#export-filters-from", "2030-01-01");
-    await page.fill("#export-filters-to", "2029-01-01");
+    await page.fill("#export-filters-from", "2020-02-01");
+    await page.fill("#export-filters-to", "2020-01-01");
     await page.click("#export-csv");
     await page.waitForSelector("#export-error:not([hidden])");
     assert.deepEqual(seriousOnly(problems), []);

@@ -5,11 +5,11 @@
 // the edge and are audited. Expected records come from the nodejs build
 // of the same core.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { engine, ids, root, startWorker } from "./lib.mjs";
+import { now, nowMs } from "../lib/clock.mjs";
+import { demoFile, demoViewer } from "../lib/demo.mjs";
+import { engine, ids, startWorker } from "./lib.mjs";
 
 const BASE = "http://tiergate.test";
 const JOE = "joe-patient";
@@ -41,13 +41,10 @@ async function signIn(key) {
   return tokens[key];
 }
 
-const demoRecord = (file) => readFileSync(join(root, "crates", "cli", "demo", file), "utf8");
-const citizen = (key) => JSON.parse(readFileSync(join(root, "crates", "edge", "demo", "citizens", `${key}.json`), "utf8"));
-const practitioner = (key) => {
-  const v = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${key}.json`), "utf8"));
-  delete v.break_glass;
-  return v;
-};
+/** Demo files as the demo origin holds them on the suite's clock. */
+const demoRecord = (file) => JSON.stringify(demoFile(file));
+const citizen = (key) => demoFile(`citizens/${key}.json`);
+const practitioner = (key) => demoViewer(key);
 
 async function consentOf(patient) {
   const r = await call(`/consent/Patient/${patient}`, { tok: tokens["gp-1b"] });
@@ -57,7 +54,7 @@ async function consentOf(patient) {
 
 /** What core releases to `viewer` from `record` with the stored consent. */
 async function expected(record, viewer, patient = JOE) {
-  const out = core.redact(record, viewer, await consentOf(patient), new Date(), null);
+  const out = core.redact(record, viewer, await consentOf(patient), now(), null);
   return JSON.parse(out.body);
 }
 
@@ -103,7 +100,7 @@ test("a person sees their own record exactly as core releases it to them", async
   // Their own record includes what professionals' exclusions hide, but not
   // what a clinician marked as not for online viewing.
   const fullConsent = { directives: [{ id: "all", kind: "permit", recorded: "2026-01-01" }] };
-  const gp = core.redact(demoRecord("joe.json"), practitioner("gp-1b"), fullConsent, new Date(), null);
+  const gp = core.redact(demoRecord("joe.json"), practitioner("gp-1b"), fullConsent, now(), null);
   assert.ok(Object.keys(gp.summary.withheld_by_reason).some((k) => k.startsWith("excluded_category:")));
   const mine = new Set(ids(r.text));
   const all = ids(demoRecord("joe.json"));
@@ -154,7 +151,7 @@ test("a carer sees only what their grant covers", async () => {
 });
 
 test("booking: a carer with booking books for the patient; the request is rebuilt, audited and stored", async () => {
-  const start = new Date(Date.now() + 9 * 86400_000);
+  const start = new Date(nowMs() + 9 * 86400_000);
   start.setUTCHours(9, 30, 0, 0);
   const end = new Date(start.getTime() + 15 * 60_000);
   const appointment = {
@@ -188,10 +185,10 @@ test("a parent with a whole-record grant sees their child's record as the child 
   assert.equal(r.status, 200, r.text);
   const grace = { ...citizen("grace"), patient: "lily-patient", proxy_scopes: ["access-log", "booking", "record", "sharing"] };
   const consent = await consentOf("lily-patient");
-  const want = JSON.parse(core.redact(demoRecord("lily.json"), grace, consent, new Date(), null).body);
+  const want = JSON.parse(core.redact(demoRecord("lily.json"), grace, consent, now(), null).body);
   assert.deepEqual(r.json(), want);
   assert.ok(types(r.text).has("Condition") && types(r.text).has("Appointment"));
-  const start = new Date(Date.now() + 20 * 86400_000);
+  const start = new Date(nowMs() + 20 * 86400_000);
   start.setUTCHours(15, 0, 0, 0);
   const booking = {
     resourceType: "Appointment",
@@ -207,7 +204,7 @@ test("a parent with a whole-record grant sees their child's record as the child 
 });
 
 test("grants: the patient gives, lists and revokes access; a revoked carer sees nothing", async () => {
-  const expires = new Date(Date.now() + 30 * 86400_000).toISOString().slice(0, 10);
+  const expires = new Date(nowMs() + 30 * 86400_000).toISOString().slice(0, 10);
   const give = await call(`/proxy/Patient/${JOE}`, {
     tok: tokens.joe,
     method: "POST",
@@ -250,8 +247,8 @@ test("an opt-out made by the patient is enforced for professionals at the edge",
   const withWrites = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe });
   // The expected view, from core, over the record as the origin now holds it.
   const writes = withWrites.json().entry.map((e) => e.resource).filter((res) => !record.entry.some((e) => e.resource.id === res.id));
-  const now = { ...record, entry: [...record.entry, ...writes.map((w) => ({ resource: w, search: { mode: "match" } }))], total: record.entry.length + writes.length };
-  assert.deepEqual(afterOptOut.json(), await expected(JSON.stringify(now), practitioner("aed-doctor-6")));
+  const held = { ...record, entry: [...record.entry, ...writes.map((w) => ({ resource: w, search: { mode: "match" } }))], total: record.entry.length + writes.length };
+  assert.deepEqual(afterOptOut.json(), await expected(JSON.stringify(held), practitioner("aed-doctor-6")));
   assert.ok(ids(afterOptOut.text).length < ids(before.text).length, "the opt-out withheld entries");
   // The person's own view is unchanged by their opt-out.
   assert.equal((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe })).status, 200);

@@ -18,6 +18,7 @@ import {
   token,
   viewer,
 } from "./lib.mjs";
+import { now, nowSeconds } from "../lib/clock.mjs";
 
 const BASE = "http://tiergate.test";
 const GP_PATIENT = "04603d77-1a4e-4d63-b246-d7504f8bd833";
@@ -53,7 +54,7 @@ async function consentOf(patient, tok) {
 async function expected(patient, name, setting = null) {
   const consent = await consentOf(patient, tokenFor(name));
   const record = origin.byPatient.get(patient).text;
-  const out = core.redact(record, viewer(name), consent, new Date(), setting);
+  const out = core.redact(record, viewer(name), consent, now(), setting);
   return JSON.parse(out.body);
 }
 
@@ -108,8 +109,8 @@ describe("authentication", () => {
       missing: null,
       garbage: "not.a.token",
       "forged signature": token(other, claims),
-      expired: token(es, { ...claims, exp: Math.floor(Date.now() / 1000) - 3600 }),
-      "not yet valid": token(es, { ...claims, nbf: Math.floor(Date.now() / 1000) + 3600 }),
+      expired: token(es, { ...claims, exp: nowSeconds() - 3600 }),
+      "not yet valid": token(es, { ...claims, nbf: nowSeconds() + 3600 }),
       "wrong audience": token(es, { ...claims, aud: "someone-else" }),
       "wrong issuer": token(es, { ...claims, iss: "https://evil.test" }),
       "alg none": none("none"),
@@ -273,7 +274,7 @@ describe("redaction per profile", () => {
     assert.equal(b.total, 1);
     const p = b.entry[0].resource;
     assert.equal(p.id, "joe-patient");
-    assert.equal(p.birthDate, "1963-04-12");
+    assert.equal(p.birthDate, origin.byPatient.get("joe-patient").patient.birthDate);
     for (const gone of ["telecom", "generalPractitioner", "managingOrganization", "contact"]) {
       assert.ok(!(gone in p), gone);
     }

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { AUDIENCE, ISSUER, claimsFor, makeKey, root, startOrigin, startWorker, viewer } from "./lib.mjs";
+import { nowSeconds } from "../lib/clock.mjs";
 
 const BASE = "http://tiergate.test";
 const catalogue = JSON.parse(readFileSync(join(root, "tests", "hostile", "catalogue.json"), "utf8"));
@@ -82,7 +83,7 @@ const b64 = (s) => Buffer.from(s).toString("base64url");
 
 /** The token a case describes. */
 function makeToken(spec) {
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const claims = claimsFor(viewer(spec.viewer), spec.claims ?? {});
   for (const [k, dt] of Object.entries(spec.claims_from_now ?? {})) claims[k] = now + dt;
   const how = spec.sign ?? "es";

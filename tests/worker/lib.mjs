@@ -9,6 +9,8 @@ import { join } from "node:path";
 
 import { Miniflare } from "miniflare";
 
+import { clockBindings, nowSeconds } from "../lib/clock.mjs";
+import { demoViewer, moveJson } from "../lib/demo.mjs";
 import { root } from "../node/lib/vectors.mjs";
 
 export { root };
@@ -40,15 +42,11 @@ export function token(key, claims, header = {}) {
 export const ISSUER = "https://idp.tiergate.test";
 export const AUDIENCE = "tiergate";
 
-/** Claims for a demo viewer file (crates/cli/demo/viewers/NAME.json). */
-export function viewer(name) {
-  const v = JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${name}.json`), "utf8"));
-  delete v.break_glass;
-  return v;
-}
+/** A demo viewer file (crates/demo/data/viewers/NAME.json) as it stands on the suite's clock. */
+export const viewer = (name) => demoViewer(name);
 
 export function claimsFor(v, extra = {}) {
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   return {
     iss: ISSUER,
     aud: AUDIENCE,
@@ -65,7 +63,11 @@ export function claimsFor(v, extra = {}) {
   };
 }
 
-/** The records the origin serves, by `Type/id` and by patient. */
+/**
+ * The records the origin serves, by `Type/id` and by patient, with their
+ * dates moved to the suite's clock as the demo's are (the demo records
+ * among them keep their scenarios on any day).
+ */
 function loadRecords() {
   const files = [
     ["tests/vectors/records/joe.json"],
@@ -76,8 +78,8 @@ function loadRecords() {
   const byPatient = new Map();
   const byRef = new Map();
   for (const [file] of files) {
-    const text = readFileSync(join(root, file), "utf8");
-    const bundle = JSON.parse(text);
+    const bundle = moveJson(readFileSync(join(root, file), "utf8"));
+    const text = JSON.stringify(bundle);
     const patient = bundle.entry.find((e) => e.resource.resourceType === "Patient").resource;
     byPatient.set(patient.id, { text, bundle, patient });
     for (const e of bundle.entry) {
@@ -244,12 +246,17 @@ export async function closedPort() {
   return port;
 }
 
-/** The built worker in workerd. */
-export async function startWorker({ bindings, d1 = true }) {
+/**
+ * The built worker in workerd, on the suite's clock. `build` names the
+ * directory under worker/: `build` (the demo build the tests run) or
+ * `build-production` (what `wrangler deploy` makes), which is given no
+ * clock unless `clock` says so.
+ */
+export async function startWorker({ bindings, d1 = true, build = "build", clock = build === "build" }) {
   const mf = new Miniflare({
     modules: true,
-    scriptPath: join(root, "worker", "build", "index.js"),
-    modulesRoot: join(root, "worker", "build"),
+    scriptPath: join(root, "worker", build, "index.js"),
+    modulesRoot: join(root, "worker", build),
     modulesRules: [
       { type: "ESModule", include: ["**/*.js"] },
       { type: "CompiledWasm", include: ["**/*.wasm"] },
@@ -257,7 +264,7 @@ export async function startWorker({ bindings, d1 = true }) {
     compatibilityDate: "2026-04-26",
     host: "127.0.0.1",
     cf: false,
-    bindings,
+    bindings: { ...(clock ? clockBindings() : {}), ...bindings },
     ...(d1 ? { d1Databases: ["DB"] } : {}),
   });
   await mf.ready;

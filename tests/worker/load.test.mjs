@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { after, before, test } from "node:test";
 
 import { AUDIENCE, ISSUER, claimsFor, engine, makeKey, startOrigin, token, viewer } from "./lib.mjs";
+import { now as clockNow, nowSeconds } from "../lib/clock.mjs";
 import { auditIds, startWranglerDev } from "./wrangler.mjs";
 
 const REQUESTS = 2000;
@@ -59,7 +60,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "tiergate-load-"));
   origin = await startOrigin();
   key = makeKey("ES256", "es-load");
-  for (const v of VIEWERS) tokens.set(v, token(key, claimsFor(viewer(v), { exp: Math.floor(Date.now() / 1000) + 3600 })));
+  for (const v of VIEWERS) tokens.set(v, token(key, claimsFor(viewer(v), { exp: nowSeconds() + 3600 })));
   dev = await startWranglerDev(dir, {
     ORIGIN_URL: origin.url,
     JWKS: JSON.stringify({ keys: [key.jwk] }),
@@ -99,7 +100,7 @@ test(`${REQUESTS} requests, ${CONCURRENCY} in flight over loopback: each body is
   // Expected bodies, exactly as the other worker tests compute them: the
   // worker's stored consent for the patient, redacted by core for the viewer.
   const core = engine();
-  const now = new Date();
+  const now = clockNow();
   const expected = new Map();
   for (const p of PATIENTS) {
     const r = await call(`/consent/Patient/${p}`, { tok: tokens.get("aed-doctor-6") });

@@ -5,11 +5,10 @@
 // open to anyone without audit access, and none of it carrying record
 // content or (in monitoring) patient identifiers.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { root, startWorker } from "./lib.mjs";
+import { demoViewer } from "../lib/demo.mjs";
+import { startWorker } from "./lib.mjs";
 
 const BASE = "http://tiergate.test";
 let mf;
@@ -38,7 +37,7 @@ async function read(who, patient, headers = {}) {
   return r;
 }
 
-const viewerFile = (key) => JSON.parse(readFileSync(join(root, "crates", "cli", "demo", "viewers", `${key}.json`), "utf8"));
+const viewerFile = (key) => demoViewer(key);
 const OFFICER = "privacy-officer";
 
 before(async () => {

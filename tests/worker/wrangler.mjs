@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { clockBindings } from "../lib/clock.mjs";
 import { closedPort, root } from "./lib.mjs";
 
 const wranglerBin = join(root, "node_modules", ".bin", "wrangler");
@@ -37,7 +38,7 @@ export async function startWranglerDev(dir, vars, { assets = false, name = "tier
     name,
     main: join(root, "worker", "build", "index.js"),
     compatibility_date: "2026-04-26",
-    vars,
+    vars: { ...clockBindings(), ...vars },
     d1_databases: [{ binding: "DB", database_name: name, database_id: "00000000-0000-0000-0000-000000000000" }],
   };
   if (assets) doc.assets = { directory: join(root, "worker", "public"), not_found_handling: "none" };

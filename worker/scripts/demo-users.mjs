@@ -1,8 +1,8 @@
 // Prints the demo URLs and users before `wrangler dev` starts.
 import { readdirSync, readFileSync } from "node:fs";
 
-const viewers = new URL("../../crates/cli/demo/viewers/", import.meta.url);
-const citizens = new URL("../../crates/edge/demo/citizens/", import.meta.url);
+const viewers = new URL("../../crates/demo/data/viewers/", import.meta.url);
+const citizens = new URL("../../crates/demo/data/citizens/", import.meta.url);
 const base = "http://127.0.0.1:8787";
 console.log(`\ntiergate edge worker (demo): ${base}/`);
 console.log(`  practitioner portal  ${base}/practitioner/`);

@@ -69,8 +69,7 @@ async fn grants(
     };
     let rows: Vec<Row> = crate::query(db, sql, &[JsValue::from_str(value)]).await?;
     let mut out: Vec<Grant> = if cfg.demo && cfg.origin.is_none() {
-        ctx.state
-            .demo
+        ctx.demo
             .grants
             .iter()
             .filter(|g| {
@@ -504,14 +503,14 @@ pub async fn send_reminders(
     }
     let policy = &ctx.state.policy;
     let upstream = format!("Patient/{patient}/$everything");
-    let (status, ct, body) = fetch_origin(cfg, ctx.state, db, &upstream, Some(&patient))
+    let (status, ct, body) = fetch_origin(cfg, ctx, db, &upstream, Some(&patient))
         .await
         .map_err(fail)?;
     let r = route::route("GET", &format!("/fhir/{upstream}"), None).map_err(fail)?;
     let (record, _) =
         tiergate_edge::pipeline::accept_origin(status, ct.as_deref(), &body, &r, cfg.max_bytes)
             .map_err(fail)?;
-    let consent = crate::consent_set(cfg, ctx.state, &[], &patient).map_err(fail)?;
+    let consent = crate::consent_set(cfg, ctx, &[], &patient).map_err(fail)?;
     // The person, then each carer with a grant in force.
     let mut recipients: Vec<(Viewer, String, Option<String>)> = vec![(
         viewer_for(&viewer, &patient, &Standing::Own),

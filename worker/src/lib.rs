@@ -3,12 +3,15 @@
 //! Authenticates, fetches the origin (with a timeout and a size cap),
 //! reads and writes D1 (consent, break-glass windows, audit), serves the
 //! demo origin and login when `DEMO=on`, and calls `tiergate-edge` and
-//! `tiergate-core` for every decision. The policy and the demo are
+//! `tiergate-core` for every decision. The policy and the demo's files are
 //! compiled once, at build time (see [`tiergate_preinit`]), or else on an
-//! isolate's first request.
+//! isolate's first request; the demo moved to the day it runs is built on
+//! an isolate's first demo request of each day ([`demo_on`]).
 
 #![forbid(unsafe_code)]
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -38,6 +41,8 @@ const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// Per-isolate state, built on the first request.
 struct State {
     policy: Policy,
+    /// The demo as its files are written; a demo request uses
+    /// [`demo_on`]'s, moved to the day it runs.
     demo: Demo,
 }
 
@@ -49,7 +54,7 @@ fn state() -> Result<&'static State, Refusal> {
     STATE
         .get_or_init(|| {
             let policy = Policy::default_policy().map_err(|e| e.to_string())?;
-            let demo = Demo::load(&policy).map_err(|e| e.to_string())?;
+            let demo = Demo::at(&policy, tiergate_demo::ANCHOR).map_err(|e| e.to_string())?;
             Ok(State { policy, demo })
         })
         .as_ref()
@@ -115,10 +120,40 @@ fn config(env: &Env) -> Config {
     }
 }
 
-fn now() -> time::OffsetDateTime {
-    let ms = worker::Date::now().as_millis();
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+/// Milliseconds the edge's clock runs ahead of the real one
+/// (`CLOCK_OFFSET_MS`). Only the demo build (`--features demo`: `make demo`
+/// and the tests) accepts it, so that the suites can run the edge on other
+/// days; any other build refuses to serve with it set.
+fn clock_offset(env: &Env) -> Result<i64, Refusal> {
+    match var(env, "CLOCK_OFFSET_MS") {
+        None => Ok(0),
+        Some(v) if cfg!(feature = "demo") => v.parse().map_err(|_| Refusal::Unavailable),
+        Some(_) => Err(Refusal::Unavailable),
+    }
+}
+
+fn now(offset_ms: i64) -> time::OffsetDateTime {
+    let ms = i128::from(worker::Date::now().as_millis()) + i128::from(offset_ms);
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+thread_local! {
+    /// The demo of the day this isolate last served.
+    static DEMO_TODAY: RefCell<Option<Rc<Demo>>> = const { RefCell::new(None) };
+}
+
+/// The demo as it stands at `now` (built once a day per isolate).
+fn demo_on(state: &State, now: time::OffsetDateTime) -> Result<Rc<Demo>, Refusal> {
+    let days = tiergate_demo::days_since(tiergate_demo::ANCHOR, now);
+    DEMO_TODAY.with(|today| {
+        if let Some(d) = today.borrow().as_ref().filter(|d| d.days == days) {
+            return Ok(Rc::clone(d));
+        }
+        let d = Rc::new(Demo::at(&state.policy, now).map_err(|_| Refusal::Unavailable)?);
+        *today.borrow_mut() = Some(Rc::clone(&d));
+        Ok(d)
+    })
 }
 
 fn request_id() -> String {
@@ -135,21 +170,24 @@ struct Ctx<'a> {
     now: time::OffsetDateTime,
     recorded: String,
     state: &'a State,
+    /// The demo as it stands today (its key alone when the demo is off).
+    demo: &'a Demo,
 }
 
 /// The cron trigger: runs the audit rules over new audit events, so alerts
 /// are raised even when no privacy officer is looking.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let t = now();
-    let Ok(state) = state() else {
+    let (Ok(offset), Ok(state)) = (clock_offset(&env), state()) else {
         return;
     };
+    let t = now(offset);
     let ctx = Ctx {
         recorded: tiergate_core::fhirtime::format(t),
         id: request_id(),
         now: t,
         state,
+        demo: &state.demo,
     };
     if let Ok(db) = env.d1("DB") {
         // A failed scan is retried by the next trigger (the cursor only
@@ -160,24 +198,36 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let t = now();
     let id = request_id();
-    let Ok(state) = state() else {
-        return respond(
+    let unavailable = |id: &str| {
+        respond(
             Refusal::Unavailable.status(),
             Refusal::Unavailable.body(),
             "",
-            &id,
+            id,
             "application/fhir+json",
-        );
+        )
+    };
+    let (Ok(offset), Ok(state)) = (clock_offset(&env), state()) else {
+        return unavailable(&id);
+    };
+    let t = now(offset);
+    let cfg = config(&env);
+    let today = if cfg.demo {
+        match demo_on(state, t) {
+            Ok(d) => Some(d),
+            Err(_) => return unavailable(&id),
+        }
+    } else {
+        None
     };
     let ctx = Ctx {
         recorded: tiergate_core::fhirtime::format(t),
         id,
         now: t,
         state,
+        demo: today.as_deref().unwrap_or(&state.demo),
     };
-    let cfg = config(&env);
     let db = env.d1("DB").ok();
     let path = req.path();
     let hash = state.policy.hash().to_owned();
@@ -314,7 +364,7 @@ fn authenticate(req: &Request, cfg: &Config, ctx: &Ctx<'_>) -> Result<Viewer, Fa
         .ok_or_else(unauth)?
         .trim();
     let now = ctx.now.unix_timestamp();
-    let demo = &ctx.state.demo;
+    let demo = ctx.demo;
     let is_demo_kid = token
         .split('.')
         .next()
@@ -427,7 +477,7 @@ async fn write_audit(
 /// whole body, and a size cap enforced while streaming.
 async fn fetch_origin(
     cfg: &Config,
-    state: &State,
+    ctx: &Ctx<'_>,
     db: Option<&D1Database>,
     upstream: &str,
     patient: Option<&str>,
@@ -440,7 +490,7 @@ async fn fetch_origin(
             Some(p) => demo_writes(db, p).await?,
             None => Vec::new(),
         };
-        let (status, body) = state.demo.respond_with(upstream, &writes);
+        let (status, body) = ctx.demo.respond_with(upstream, &writes);
         return Ok((status, Some("application/fhir+json".into()), body));
     };
     let url = format!("{origin}/{upstream}");
@@ -675,16 +725,16 @@ async fn stored_consents(db: Option<&D1Database>, patient: &str) -> Result<Vec<S
 
 fn consent_set(
     cfg: &Config,
-    state: &State,
+    ctx: &Ctx<'_>,
     stored: &[String],
     patient: &str,
 ) -> Result<ConsentSet, Refusal> {
     let baseline = if cfg.demo && cfg.origin.is_none() {
-        state.demo.consent(patient)
+        ctx.demo.consent(patient)
     } else {
         &[]
     };
-    directive::load(baseline, stored, &state.policy)
+    directive::load(baseline, stored, &ctx.state.policy)
 }
 
 /// The open break-glass window for this user, patient and reason.
@@ -745,10 +795,9 @@ async fn record(
         // Finding patients and breaking glass are for professionals.
         return Err(fail(Refusal::Forbidden, &viewer));
     }
-    let (status, ct, body) =
-        fetch_origin(cfg, state, db, &route.upstream, route.patient.as_deref())
-            .await
-            .map_err(|r| fail(r, &viewer))?;
+    let (status, ct, body) = fetch_origin(cfg, ctx, db, &route.upstream, route.patient.as_deref())
+        .await
+        .map_err(|r| fail(r, &viewer))?;
     let hash = policy.hash();
     if route.action == Action::FindPatient {
         let (record, _) = accept_any(status, ct.as_deref(), &body, cfg.max_bytes)
@@ -801,7 +850,7 @@ async fn record(
     let stored = stored_consents(db, &patient)
         .await
         .map_err(|r| fail(r, &viewer))?;
-    let consent = consent_set(cfg, state, &stored, &patient).map_err(|r| fail(r, &viewer))?;
+    let consent = consent_set(cfg, ctx, &stored, &patient).map_err(|r| fail(r, &viewer))?;
     let mut with = Vec::new();
     let mut window_expires = None;
     if let Some(s) = &statement {
@@ -977,7 +1026,7 @@ async fn consent(
                 .map_err(|r| fail(r, &viewer))?;
             let mut all: Vec<String> = Vec::new();
             if cfg.demo && cfg.origin.is_none() {
-                for d in ctx.state.demo.consent(&patient) {
+                for d in ctx.demo.consent(&patient) {
                     all.push(directive::to_fhir(d, &patient, &viewer, policy).to_string());
                 }
             }
@@ -1085,7 +1134,7 @@ async fn demo_pages(
     if !cfg.demo {
         return Err((Refusal::NotFound, None));
     }
-    let demo = &ctx.state.demo;
+    let demo = ctx.demo;
     let hash = ctx.state.policy.hash();
     let path = req.path();
     let audit = |action: &'static str, status: u16| Audit {

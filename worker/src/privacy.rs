@@ -588,7 +588,7 @@ pub async fn metrics_endpoint(
             kinds.iter().any(|x| x.patient == p && x.kind == k)
                 || (cfg.demo
                     && cfg.origin.is_none()
-                    && ctx.state.demo.consent(p).iter().any(|d| {
+                    && ctx.demo.consent(p).iter().any(|d| {
                         matches!(
                             (k, d.kind),
                             ("permit", tiergate_core::DirectiveKind::Permit)

@@ -19,22 +19,26 @@ const ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code";
 
 const FORBIDDEN = "You cannot change sharing choices for this person: the access they gave you does not include managing their sharing.";
 
-/** Example professionals for the preview (the shapes of the demo viewer files). */
+/**
+ * Example professionals for the preview (the shapes of the demo viewer
+ * files). Their training is current on the day of the preview
+ * (`withTraining`), as a real professional's must be to see anything.
+ */
 export const EXAMPLE_VIEWERS = [
   {
     key: "gp",
     label: "A GP",
-    viewer: { user_id: "preview-gp", name: "Example GP", organisation: "N99005", profile: "1b", purpose: "direct-care", training: { completed: "2026-03-31", expires: "2029-03-31" } },
+    viewer: { user_id: "preview-gp", name: "Example GP", organisation: "N99005", profile: "1b", purpose: "direct-care" },
   },
   {
     key: "social-worker",
     label: "A hospital social worker",
-    viewer: { user_id: "preview-sw", name: "Example hospital social worker", organisation: "LA901", profile: "3a", purpose: "direct-care", training: { completed: "2026-03-31", expires: "2029-03-31" } },
+    viewer: { user_id: "preview-sw", name: "Example hospital social worker", organisation: "LA901", profile: "3a", purpose: "direct-care" },
   },
   {
     key: "admin",
     label: "An admin clerk",
-    viewer: { user_id: "preview-admin", name: "Example ward clerk", organisation: "R9A", profile: "5", purpose: "direct-care", training: { completed: "2026-03-31", expires: "2029-03-31" } },
+    viewer: { user_id: "preview-admin", name: "Example ward clerk", organisation: "R9A", profile: "5", purpose: "direct-care" },
   },
 ];
 
@@ -223,6 +227,8 @@ export async function sharingView(root, { who, patient, standing, onAuthLost, ca
   );
 
   const nowIso = () => new Date().toISOString();
+  /** The example viewer, with training current on the day `now` falls on. */
+  const withTraining = (viewer, now) => ({ ...viewer, training: { completed: now.slice(0, 10), expires: now.slice(0, 10) } });
   const renderPreview = () => {
     const choice = readChoice(form);
     const now = nowIso();
@@ -231,8 +237,9 @@ export async function sharingView(root, { who, patient, standing, onAuthLost, ca
       return;
     }
     const cards = EXAMPLE_VIEWERS.map((ex) => {
-      const before = seen(engine, rec.text, ex.viewer, existing, now);
-      const after = choice ? seen(engine, rec.text, ex.viewer, [...existing, choice.fhir], now) : null;
+      const viewer = withTraining(ex.viewer, now);
+      const before = seen(engine, rec.text, viewer, existing, now);
+      const after = choice ? seen(engine, rec.text, viewer, [...existing, choice.fhir], now) : null;
       return previewCard(ex, before, after, Boolean(choice));
     });
     replace(preview, choice ? null : h("p", {}, "Choose what you want to do to see the difference."), h("ul", { class: "preview-grid", role: "list" }, cards));

@@ -1,9 +1,10 @@
 //! The built-in demo (`tiergate demo`, `make demo`): the framework's seven
 //! scenarios, each shown through the eyes of the professionals in it.
 //!
-//! The records, viewers and consents are the synthetic files in
-//! `crates/cli/demo/`, compiled into the binary. For every viewer the report
-//! lists what the viewer receives, grouped by segment and tier, and counts
+//! The records, viewers and consents are the synthetic files of
+//! `tiergate-demo`, compiled into the binary and moved to the day the demo
+//! decides at. For every viewer the report lists what the viewer receives,
+//! grouped by segment and tier, and counts
 //! what was withheld by reason. Labels come only from the redacted output,
 //! so nothing withheld is ever named.
 
@@ -23,33 +24,54 @@ struct Scenario {
     title: &'static str,
     section: &'static str,
     story: &'static str,
-    file: &'static str,
-    record: &'static [u8],
-    consent: &'static [u8],
+    /// The patient's key in `tiergate-demo` (`data/KEY.json`).
+    patient: &'static str,
     looks: &'static [Look],
 }
 
 /// One viewer looking at the scenario's patient, and why it is interesting.
 struct Look {
+    /// The viewer's key in `tiergate-demo` (`data/viewers/KEY.json`).
     file: &'static str,
-    viewer: &'static [u8],
     note: &'static str,
-}
-
-macro_rules! demo_file {
-    ($path:literal) => {
-        include_bytes!(concat!("../demo/", $path))
-    };
 }
 
 macro_rules! look {
     ($name:literal, $note:literal) => {
         Look {
             file: $name,
-            viewer: include_bytes!(concat!("../demo/viewers/", $name, ".json")),
             note: $note,
         }
     };
+}
+
+/// One scenario's files, as they stand on the demo's day.
+struct Files<'a> {
+    file: String,
+    record: &'a [u8],
+    consent: &'a [u8],
+    demo: &'a tiergate_demo::Demo,
+}
+
+impl<'a> Files<'a> {
+    fn of(demo: &'a tiergate_demo::Demo, s: &Scenario) -> Result<Self, String> {
+        let p = demo
+            .patient(s.patient)
+            .ok_or_else(|| format!("no demo patient `{}`", s.patient))?;
+        Ok(Self {
+            file: format!("{}.json", s.patient),
+            record: p.record.as_bytes(),
+            consent: p.consent.as_bytes(),
+            demo,
+        })
+    }
+
+    fn viewer(&self, look: &Look) -> Result<&'a [u8], String> {
+        self.demo
+            .viewer(look.file)
+            .map(str::as_bytes)
+            .ok_or_else(|| format!("no demo viewer `{}`", look.file))
+    }
 }
 
 /// Invented organisation codes used by the demo data, with their names.
@@ -78,9 +100,7 @@ const SCENARIOS: &[Scenario] = &[
                 treating a chest infection. He is admitted one evening with increased shortness of breath \
                 and consents for AED staff at Southport and Ormskirk to see Summary tier 2. Once he \
                 improves, the hospital's discharge team see his care plans and who else is involved.",
-        file: "joe.json",
-        record: demo_file!("joe.json"),
-        consent: demo_file!("consents/joe.json"),
+        patient: "joe",
         looks: &[
             look!("aed-doctor-6", "Allergies, medication and diagnoses by consent; the trust's own entries pass through."),
             look!("matron-2a", "After the discharge-team consent: care package, care plans and hospital letters."),
@@ -97,9 +117,7 @@ const SCENARIOS: &[Scenario] = &[
                 joins the Virtual Ward and agrees to share across the extended primary care team. Her \
                 health trainer's goals, her appointments and key health status reach the wider \
                 multidisciplinary team through her shared care plan.",
-        file: "joan.json",
-        record: demo_file!("joan.json"),
-        consent: demo_file!("consents/joan.json"),
+        patient: "joan",
         looks: &[
             look!("district-nurse-7", "Extended primary care team: community tier 3, diagnostics and hospitals to tier 2."),
             look!("community-matron-2a", "Specialist nurse: the same, without community tier 3."),
@@ -116,9 +134,7 @@ const SCENARIOS: &[Scenario] = &[
                 community mental health team want to increase her medication, which needs a liver function \
                 test. Through diagnostics tier 1 they see the test her GP arranged last week, so she need not \
                 have it repeated. She has opted out of sharing anything about HIV.",
-        file: "brenda.json",
-        record: demo_file!("brenda.json"),
-        consent: demo_file!("consents/brenda.json"),
+        patient: "brenda",
         looks: &[
             look!("cpn-2a", "Consent covers diagnostics tier 1: the LFT and FBC, not other tests."),
             look!("community-psychiatrist-1c", "A wider profile changes nothing: the consent sets the limit."),
@@ -132,9 +148,7 @@ const SCENARIOS: &[Scenario] = &[
         story: "David, 69, has motor neurone disease and a care package of three visits a day. He is \
                 admitted with a pulmonary embolism. Hospital clinicians see Summary tiers 1-3; his social \
                 worker is notified of the admission through Hospitals tier 1 and adjusts his care package.",
-        file: "david.json",
-        record: demo_file!("david.json"),
-        consent: demo_file!("consents/david.json"),
+        patient: "david",
         looks: &[
             look!("hospital-specialist-1a", "Summary tiers 1-3 by consent, plus the trust's own admission."),
             look!("community-social-worker-3b", "Hospitals tier 1: the admission, expected discharge date and planned admission."),
@@ -148,9 +162,7 @@ const SCENARIOS: &[Scenario] = &[
                 see the preferences that matter most in urgent care: resuscitation, mental capacity and end \
                 of life wishes. Margaret has opted out of sharing her community segment. When she is brought \
                 unconscious to Southport, where she has given no consent, a doctor there breaks glass.",
-        file: "phil-ed-patient.json",
-        record: demo_file!("phil-ed-patient.json"),
-        consent: demo_file!("consents/phil-ed-patient.json"),
+        patient: "phil-ed-patient",
         looks: &[
             look!("ed-doctor-phil-6", "ReSPECT, capacity and palliative care plans (Summary tier 3); D3 lifts exclusions."),
             look!("aed-doctor-6", "Another trust, no consent: nothing."),
@@ -164,9 +176,7 @@ const SCENARIOS: &[Scenario] = &[
         story: "Graham (social worker), Sarah (district nurse) and David (GP) work in a neighbourhood team. \
                 Their patient Ronald, 78, has a planned hip replacement (TCI), so the team can adjust his \
                 care package and plan his discharge. Ronald asked that one GP consultation note not be shared.",
-        file: "neighbourhood.json",
-        record: demo_file!("neighbourhood.json"),
-        consent: demo_file!("consents/neighbourhood.json"),
+        patient: "neighbourhood",
         looks: &[
             look!("neighbourhood-social-worker-3b", "Hospitals tier 1 includes the TCI."),
             look!("district-nurse-7", "Everything to tier 2 in diagnostics and hospitals, less the note Ronald withheld."),
@@ -181,9 +191,7 @@ const SCENARIOS: &[Scenario] = &[
                 She records a safeguarding alert and assigns it to the social work team leader, who sees who \
                 else is involved in Susan's care and her shared care plans, and alerts her community \
                 psychiatric nurse and GP.",
-        file: "susan.json",
-        record: demo_file!("susan.json"),
-        consent: demo_file!("consents/susan.json"),
+        patient: "susan",
         looks: &[
             look!("careline-advisor-5", "Admin/clerical: demographics, plus the council's own entries."),
             look!("social-work-team-leader-3b", "Who else is involved and the shared care plans."),
@@ -199,9 +207,7 @@ const SCENARIOS: &[Scenario] = &[
                 appointments and booking, she sees Lily's booked immunisations, asthma review and action \
                 plan (for reminders) and nothing else; with the whole-record grant she sees what Lily \
                 would. Lily's practice and the health visiting service share under her consent.",
-        file: "lily.json",
-        record: demo_file!("lily.json"),
-        consent: demo_file!("consents/lily.json"),
+        patient: "lily",
         looks: &[
             look!("parent-proxy-lily", "Proxy grant `appointments` + `booking`: appointments and care plans only."),
             look!("patient-lily-record", "Proxy grant `record`: everything Lily's own view shows."),
@@ -214,18 +220,26 @@ const SCENARIOS: &[Scenario] = &[
 /// How long before the decision time the demo's break glass began.
 const BREAK_GLASS_MINUTES_AGO: i64 = 10;
 
-/// Runs every scenario and returns the report.
+/// Runs every scenario at `now`, over the demo data as they stand then,
+/// and returns the report.
 pub fn run(now: OffsetDateTime) -> Result<String, String> {
     let policy = Policy::default_policy().map_err(|e| format!("default policy: {e}"))?;
     let now = now.to_offset(UtcOffset::UTC);
+    let demo = tiergate_demo::Demo::at(now);
     let mut out = String::new();
-    header(&mut out, &policy, now);
+    header(&mut out, &policy, now, demo.days);
     for scenario in SCENARIOS {
-        run_scenario(&mut out, &policy, scenario, now)?;
+        run_scenario(
+            &mut out,
+            &policy,
+            &Files::of(&demo, scenario)?,
+            scenario,
+            now,
+        )?;
     }
     out.push_str(&rule('━'));
     out.push_str(
-        "Data: crates/cli/demo (synthetic). Try `tiergate explain --viewer <viewer.json> \
+        "Data: crates/demo/data (synthetic). Try `tiergate explain --viewer <viewer.json> \
          --consent <consent.json> <record.json>` to see every decision with its reasons.\n",
     );
     Ok(out)
@@ -245,12 +259,16 @@ fn rule(c: char) -> String {
     s
 }
 
-fn header(out: &mut String, policy: &Policy, now: OffsetDateTime) {
+fn header(out: &mut String, policy: &Policy, now: OffsetDateTime, days: i64) {
     let meta = &policy.document().policy;
     out.push_str("tiergate demo: the iLINKS information sharing framework's seven scenarios\n\n");
     out.push_str(&format!("Policy     {} v{}\n", meta.title, meta.version));
     out.push_str(&format!("           {}\n", policy.hash()));
-    out.push_str(&format!("Decided at {}\n\n", when(now)));
+    out.push_str(&format!("Decided at {}\n", when(now)));
+    out.push_str(&format!(
+        "Dates      the demo data are written for {}; every date is moved {days} days on\n\n",
+        tiergate_demo::ANCHOR.date()
+    ));
     for line in wrap(
         "Every patient, professional and organisation here is synthetic, written for this project: \
          NHS numbers are in the 999 test range and organisation codes are invented. S, C, D and H are \
@@ -272,14 +290,15 @@ fn header(out: &mut String, policy: &Policy, now: OffsetDateTime) {
 fn run_scenario(
     out: &mut String,
     policy: &Policy,
+    files: &Files,
     s: &Scenario,
     now: OffsetDateTime,
 ) -> Result<(), String> {
-    let consent = ConsentSet::from_json(s.consent, policy)
-        .map_err(|e| format!("consents/{}: {e}", s.file))?;
+    let consent = ConsentSet::from_json(files.consent, policy)
+        .map_err(|e| format!("consents/{}: {e}", files.file))?;
     let compiled = consent
         .compile(policy)
-        .map_err(|e| format!("consents/{}: {e}", s.file))?;
+        .map_err(|e| format!("consents/{}: {e}", files.file))?;
 
     out.push_str(&rule('━'));
     out.push_str(&format!(
@@ -294,8 +313,8 @@ fn run_scenario(
     out.push('\n');
     out.push_str(&format!(
         "Patient   {}  ({})\n",
-        patient_line(s.record),
-        s.file
+        patient_line(files.record),
+        files.file
     ));
     out.push_str("Consent   ");
     if consent.directives.is_empty() {
@@ -312,7 +331,7 @@ fn run_scenario(
     }
 
     for look in s.looks {
-        let (block, _) = report_for(policy, s, &compiled, look, now)?;
+        let (block, _) = report_for(policy, files, &compiled, look, now)?;
         out.push('\n');
         out.push_str(&block);
     }
@@ -323,17 +342,17 @@ fn run_scenario(
 /// One viewer's block of the report, and the redaction it describes.
 fn report_for(
     policy: &Policy,
-    s: &Scenario,
+    files: &Files,
     compiled: &tiergate_core::CompiledConsent,
     look: &Look,
     now: OffsetDateTime,
 ) -> Result<(String, Redacted), String> {
-    let mut viewer =
-        Viewer::from_json(look.viewer).map_err(|e| format!("viewers/{}.json: {e}", look.file))?;
+    let mut viewer = Viewer::from_json(files.viewer(look)?)
+        .map_err(|e| format!("viewers/{}.json: {e}", look.file))?;
     let mut moved_glass = false;
     if let Some(bg) = viewer.break_glass.as_mut() {
-        // The file's start time is fixed; the demo breaks glass just before
-        // its decision time so that the override is in force.
+        // The file's start time is on the data's day; the demo breaks glass
+        // just before its decision time so that the override is in force.
         let started = now - time::Duration::minutes(BREAK_GLASS_MINUTES_AGO);
         bg.started = started
             .format(&Rfc3339)
@@ -347,8 +366,8 @@ fn report_for(
         default_setting: None,
     };
     let redacted = policy
-        .redact(s.record, &request, Limits::default())
-        .map_err(|e| format!("{} for {}: {e}", s.file, look.file))?;
+        .redact(files.record, &request, Limits::default())
+        .map_err(|e| format!("{} for {}: {e}", files.file, look.file))?;
     let mut block = String::new();
     viewer_report(
         &mut block,
@@ -981,11 +1000,13 @@ mod tests {
     fn no_block_names_a_withheld_entry() {
         let policy = Policy::default_policy().unwrap();
         let now = datetime!(2026-11-25 12:00 UTC);
+        let demo = tiergate_demo::Demo::at(now);
         let mut checked = 0;
         for s in SCENARIOS {
-            let consent = ConsentSet::from_json(s.consent, &policy).unwrap();
+            let files = Files::of(&demo, s).unwrap();
+            let consent = ConsentSet::from_json(files.consent, &policy).unwrap();
             let compiled = consent.compile(&policy).unwrap();
-            let record: Value = serde_json::from_slice(s.record).unwrap();
+            let record: Value = serde_json::from_slice(files.record).unwrap();
             let resources: Vec<&Value> = record["entry"]
                 .as_array()
                 .unwrap()
@@ -993,7 +1014,7 @@ mod tests {
                 .map(|e| &e["resource"])
                 .collect();
             for look in s.looks {
-                let (whole, r) = report_for(&policy, s, &compiled, look, now).unwrap();
+                let (whole, r) = report_for(&policy, &files, &compiled, look, now).unwrap();
                 // The header names the viewer and their organisation; what
                 // follows "Sees" is about the record.
                 let block = whole.split_once("│  Sees ").unwrap().1;
@@ -1027,7 +1048,7 @@ mod tests {
                             l == rendered || l.starts_with(&format!("{rendered}  ("))
                         }),
                         "{} / {}: lists withheld `{hidden}`\n{block}",
-                        s.file,
+                        files.file,
                         look.file
                     );
                     // ...nor anywhere, unless a shown label contains it.
@@ -1035,7 +1056,7 @@ mod tests {
                         assert!(
                             !block.contains(&truncate(&hidden, LABEL)),
                             "{} / {}: names withheld `{hidden}`\n{block}",
-                            s.file,
+                            files.file,
                             look.file
                         );
                     }
@@ -1050,6 +1071,53 @@ mod tests {
     fn demo_break_glass_works_at_any_time() {
         let text = run(datetime!(2031-06-01 09:00 UTC)).unwrap();
         assert!(text.contains("BREAK GLASS"));
+    }
+
+    /// What each viewer receives, by entry id, for every scenario.
+    fn received(now: OffsetDateTime) -> Vec<(String, Vec<String>, Vec<String>)> {
+        let policy = Policy::default_policy().unwrap();
+        let demo = tiergate_demo::Demo::at(now);
+        let mut out = Vec::new();
+        for s in SCENARIOS {
+            let files = Files::of(&demo, s).unwrap();
+            let consent = ConsentSet::from_json(files.consent, &policy).unwrap();
+            let compiled = consent.compile(&policy).unwrap();
+            for look in s.looks {
+                let (_, r) = report_for(&policy, &files, &compiled, look, now).unwrap();
+                let ids = |v: Verdict| {
+                    r.decisions
+                        .entries
+                        .iter()
+                        .filter(|d| d.decision == v)
+                        .map(|d| format!("{:?} {:?}", d.id, d.reasons))
+                        .collect::<Vec<_>>()
+                };
+                out.push((
+                    format!("{} / {}", files.file, look.file),
+                    ids(Verdict::Allow),
+                    ids(Verdict::Withhold),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The demo does not age: a year and five years on (at another time of
+    /// day), every viewer receives and is refused exactly what they were at
+    /// the data's own instant, for the same reasons.
+    #[test]
+    fn the_demo_decides_the_same_on_any_day() {
+        let at_anchor = received(tiergate_demo::ANCHOR);
+        assert!(at_anchor.iter().filter(|(_, a, _)| !a.is_empty()).count() > 20);
+        for later in [
+            datetime!(2027-12-07 08:15 UTC),
+            datetime!(2031-12-07 23:50 UTC),
+        ] {
+            let now = received(later);
+            for (a, b) in at_anchor.iter().zip(&now) {
+                assert_eq!(a, b, "{} differs at {later}", a.0);
+            }
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn policy() -> &'static Policy {
 }
 
 fn demo(rel: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "cli", "demo", rel]
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "demo", "data", rel]
         .iter()
         .collect();
     std::fs::read(&path).unwrap()

@@ -17,7 +17,7 @@ use tiergate_core::{ConsentSet, Limits, Policy, Request, Verdict, Viewer};
 use time::macros::datetime;
 
 fn demo(rel: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "cli", "demo", rel]
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "demo", "data", rel]
         .iter()
         .collect();
     std::fs::read(&path).unwrap()

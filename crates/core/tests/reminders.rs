@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
 
 fn demo(rel: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "cli", "demo", rel]
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "demo", "data", rel]
         .iter()
         .collect();
     std::fs::read(&path).unwrap()

@@ -1,5 +1,5 @@
 //! The framework's seven scenarios (sections 7.1-7.6) as end-to-end cases
-//! over the demo records in `crates/cli/demo`.
+//! over the demo records in `crates/demo/data`.
 //!
 //! Every expected list below was worked out by hand from tables 1-6, the
 //! patient's consent file and the policy's own-organisation rule, not copied
@@ -31,7 +31,7 @@ fn policy() -> &'static Policy {
 }
 
 fn demo(rel: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "cli", "demo", rel]
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "demo", "data", rel]
         .iter()
         .collect();
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use tiergate_core::document::PolicyDocument;
 use tiergate_core::{ConsentSet, Policy, Viewer, ViewerError, DEFAULT_POLICY_JSON};
 
-const VIEWER: &str = include_str!("../../cli/demo/viewers/gp-1b.json");
-const CONSENTS: &str = include_str!("../../cli/demo/consents/lily.json");
+const VIEWER: &str = include_str!("../../demo/data/viewers/gp-1b.json");
+const CONSENTS: &str = include_str!("../../demo/data/consents/lily.json");
 
 /// The oracle's pointer and the kind of its message, if the text fails.
 fn oracle<T: DeserializeOwned>(text: &str) -> Option<(String, String)> {

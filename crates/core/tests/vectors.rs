@@ -235,9 +235,9 @@ fn conformance_vectors() {
     }
 
     // Every record is used, and the copies of the demo records have not
-    // drifted from crates/cli/demo.
+    // drifted from crates/demo/data.
     let records_dir = dir.join("records");
-    let demo_dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "cli", "demo"]
+    let demo_dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "demo", "data"]
         .iter()
         .collect();
     for path in vector_files(&records_dir) {
@@ -252,7 +252,7 @@ fn conformance_vectors() {
         let demo = demo_dir.join(&name);
         if demo.exists() && std::fs::read(&demo).ok() != std::fs::read(&path).ok() {
             failures.push(format!(
-                "records/{name}: differs from crates/cli/demo/{name}; copy it again and re-bless"
+                "records/{name}: differs from crates/demo/data/{name}; copy it again and re-bless"
             ));
         }
     }

@@ -1,6 +1,7 @@
-//! The built-in demo: an origin serving the seven synthetic demo patients
-//! of `crates/cli/demo` (with their consents as baseline directives), the
-//! demo users, and the demo-only signing key for the demo login.
+//! The built-in demo: an origin serving the synthetic demo patients of
+//! `tiergate-demo` (with their consents as baseline directives), the demo
+//! users, and the demo-only signing key for the demo login, all as they
+//! stand on the day the demo runs (see [`tiergate_demo::Demo::at`]).
 //!
 //! Everything here is synthetic. The demo key is public (committed): its
 //! tokens are accepted only when the worker runs with `DEMO=on`, and only
@@ -12,139 +13,6 @@ use serde_json::{json, Value};
 use tiergate_core::{ConsentDirective, ConsentSet, Policy, Viewer};
 
 use crate::route::{parse_query, NHS_NUMBER_SYSTEM};
-
-/// The demo-only key file (see `crates/edge/demo/`).
-pub const DEMO_KEY_JSON: &str = include_str!("../demo/DEMO-ONLY-signing-key.json");
-
-/// Demo users: key, viewer JSON (break glass is not part of a user: it is
-/// stated per request).
-pub const USERS: &[(&str, &str)] = &[
-    (
-        "admin-clerk-5",
-        include_str!("../../cli/demo/viewers/admin-clerk-5.json"),
-    ),
-    (
-        "aed-doctor-6",
-        include_str!("../../cli/demo/viewers/aed-doctor-6.json"),
-    ),
-    (
-        "careline-advisor-5",
-        include_str!("../../cli/demo/viewers/careline-advisor-5.json"),
-    ),
-    (
-        "community-matron-2a",
-        include_str!("../../cli/demo/viewers/community-matron-2a.json"),
-    ),
-    (
-        "community-psychiatrist-1c",
-        include_str!("../../cli/demo/viewers/community-psychiatrist-1c.json"),
-    ),
-    (
-        "community-social-worker-3b",
-        include_str!("../../cli/demo/viewers/community-social-worker-3b.json"),
-    ),
-    ("cpn-2a", include_str!("../../cli/demo/viewers/cpn-2a.json")),
-    (
-        "district-nurse-7",
-        include_str!("../../cli/demo/viewers/district-nurse-7.json"),
-    ),
-    (
-        "ed-doctor-phil-6",
-        include_str!("../../cli/demo/viewers/ed-doctor-phil-6.json"),
-    ),
-    (
-        "expired-training-7",
-        include_str!("../../cli/demo/viewers/expired-training-7.json"),
-    ),
-    ("gp-1b", include_str!("../../cli/demo/viewers/gp-1b.json")),
-    (
-        "health-trainer-4",
-        include_str!("../../cli/demo/viewers/health-trainer-4.json"),
-    ),
-    (
-        "hospital-social-worker-3a",
-        include_str!("../../cli/demo/viewers/hospital-social-worker-3a.json"),
-    ),
-    (
-        "hospital-specialist-1a",
-        include_str!("../../cli/demo/viewers/hospital-specialist-1a.json"),
-    ),
-    (
-        "matron-2a",
-        include_str!("../../cli/demo/viewers/matron-2a.json"),
-    ),
-    (
-        "neighbourhood-social-worker-3b",
-        include_str!("../../cli/demo/viewers/neighbourhood-social-worker-3b.json"),
-    ),
-    (
-        "privacy-officer",
-        include_str!("../../cli/demo/viewers/privacy-officer.json"),
-    ),
-    (
-        "social-work-team-leader-3b",
-        include_str!("../../cli/demo/viewers/social-work-team-leader-3b.json"),
-    ),
-];
-
-/// Demo people who sign in as themselves (profile `patient`): key, viewer
-/// JSON. Joe and Susan read their own records; Anne is Joe's daughter and
-/// acts for him, and Grace is the mother of Lily (a child), both under
-/// baseline grants.
-pub const CITIZENS: &[(&str, &str)] = &[
-    ("joe", include_str!("../demo/citizens/joe.json")),
-    ("susan", include_str!("../demo/citizens/susan.json")),
-    ("anne", include_str!("../demo/citizens/anne.json")),
-    ("grace", include_str!("../demo/citizens/grace.json")),
-];
-
-/// Baseline proxy grants of the demo (more are made in the portal).
-pub const GRANTS_JSON: &str = include_str!("../demo/grants.json");
-
-/// Demo patients: key, record (a searchset Bundle as `$everything` returns
-/// it), consent directives.
-pub const PATIENTS: &[(&str, &str, &str)] = &[
-    (
-        "joe",
-        include_str!("../../cli/demo/joe.json"),
-        include_str!("../../cli/demo/consents/joe.json"),
-    ),
-    (
-        "joan",
-        include_str!("../../cli/demo/joan.json"),
-        include_str!("../../cli/demo/consents/joan.json"),
-    ),
-    (
-        "brenda",
-        include_str!("../../cli/demo/brenda.json"),
-        include_str!("../../cli/demo/consents/brenda.json"),
-    ),
-    (
-        "david",
-        include_str!("../../cli/demo/david.json"),
-        include_str!("../../cli/demo/consents/david.json"),
-    ),
-    (
-        "phil-ed-patient",
-        include_str!("../../cli/demo/phil-ed-patient.json"),
-        include_str!("../../cli/demo/consents/phil-ed-patient.json"),
-    ),
-    (
-        "neighbourhood",
-        include_str!("../../cli/demo/neighbourhood.json"),
-        include_str!("../../cli/demo/consents/neighbourhood.json"),
-    ),
-    (
-        "susan",
-        include_str!("../../cli/demo/susan.json"),
-        include_str!("../../cli/demo/consents/susan.json"),
-    ),
-    (
-        "lily",
-        include_str!("../../cli/demo/lily.json"),
-        include_str!("../../cli/demo/consents/lily.json"),
-    ),
-];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DemoError {
@@ -174,6 +42,9 @@ pub struct User {
 /// The demo, parsed once per process or isolate.
 #[derive(Debug, Clone)]
 pub struct Demo {
+    /// Whole days every date moved from the data files (see
+    /// [`tiergate_demo::Demo::at`]).
+    pub days: i64,
     pub patients: Vec<Patient>,
     pub users: Vec<User>,
     /// People signing in as themselves (or as a carer).
@@ -189,9 +60,20 @@ fn s(v: &Value) -> String {
 }
 
 impl Demo {
-    pub fn load(policy: &Policy) -> Result<Self, DemoError> {
+    /// The demo as it stands at `now`.
+    pub fn at(policy: &Policy, now: time::OffsetDateTime) -> Result<Self, DemoError> {
+        Self::load(policy, &tiergate_demo::Demo::at(now))
+    }
+
+    /// The demo from its files, already moved to a day.
+    pub fn load(policy: &Policy, files: &tiergate_demo::Demo) -> Result<Self, DemoError> {
         let mut patients = Vec::new();
-        for (key, record, consent) in PATIENTS {
+        for tiergate_demo::Patient {
+            key,
+            record,
+            consent,
+        } in &files.patients
+        {
             let record: Value =
                 serde_json::from_str(record).map_err(|_| DemoError::Data((*key).into()))?;
             let patient = record
@@ -230,18 +112,23 @@ impl Demo {
                 consent: consent.directives,
             });
         }
+        // Professionals sign in; break glass is stated per request, so the
+        // viewer file that shows it is not a user of its own, and the
+        // patient-portal viewers are people, below.
         let mut users = Vec::new();
-        for (key, json) in USERS {
-            let mut viewer = Viewer::from_json(json.as_bytes())
+        for (key, json) in &files.viewers {
+            let viewer = Viewer::from_json(json.as_bytes())
                 .map_err(|_| DemoError::Data(format!("viewers/{key}")))?;
-            viewer.break_glass = None;
+            if viewer.break_glass.is_some() || viewer.profile == "patient" {
+                continue;
+            }
             users.push(User {
                 key: (*key).to_owned(),
                 viewer,
             });
         }
         let mut citizens = Vec::new();
-        for (key, json) in CITIZENS {
+        for (key, json) in &files.citizens {
             let viewer = Viewer::from_json(json.as_bytes())
                 .map_err(|_| DemoError::Data(format!("citizens/{key}")))?;
             citizens.push(User {
@@ -250,9 +137,9 @@ impl Demo {
             });
         }
         let grants =
-            serde_json::from_str(GRANTS_JSON).map_err(|_| DemoError::Data("grants".into()))?;
-        let keyfile: Value =
-            serde_json::from_str(DEMO_KEY_JSON).map_err(|_| DemoError::Data("key".into()))?;
+            serde_json::from_str(&files.grants).map_err(|_| DemoError::Data("grants".into()))?;
+        let keyfile: Value = serde_json::from_str(tiergate_demo::SIGNING_KEY)
+            .map_err(|_| DemoError::Data("key".into()))?;
         let d = keyfile
             .get("d")
             .and_then(Value::as_str)
@@ -261,6 +148,7 @@ impl Demo {
         let key =
             p256::ecdsa::SigningKey::from_slice(&d).map_err(|_| DemoError::Data("key".into()))?;
         Ok(Self {
+            days: files.days,
             patients,
             users,
             citizens,
@@ -433,7 +321,7 @@ mod tests {
     use super::*;
 
     fn demo() -> Demo {
-        Demo::load(&Policy::default_policy().unwrap()).unwrap()
+        Demo::at(&Policy::default_policy().unwrap(), tiergate_demo::ANCHOR).unwrap()
     }
 
     fn body(r: (u16, Vec<u8>)) -> (u16, Value) {

@@ -155,7 +155,11 @@ mod tests {
     }
 
     fn origin() -> Value {
-        let joe: Value = serde_json::from_str(include_str!("../../cli/demo/joe.json")).unwrap();
+        let joe = tiergate_demo::PATIENTS
+            .iter()
+            .find(|p| p.key == "joe")
+            .unwrap();
+        let joe: Value = serde_json::from_str(joe.record).unwrap();
         let patient = joe["entry"][0]["resource"].clone();
         json!({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": patient}]})
     }

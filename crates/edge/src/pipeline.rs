@@ -134,7 +134,7 @@ mod tests {
 
     fn fixture() -> Fixture {
         let policy = Policy::default_policy().unwrap();
-        let demo = Demo::load(&policy).unwrap();
+        let demo = Demo::at(&policy, NOW).unwrap();
         Fixture { policy, demo }
     }
 
