@@ -17,7 +17,7 @@ const NOW: i64 = 1_795_000_000;
 fn setup() -> &'static (Demo, Jwks, String) {
     static S: OnceLock<(Demo, Jwks, String)> = OnceLock::new();
     S.get_or_init(|| {
-        let demo = Demo::load(common::policy()).unwrap();
+        let demo = Demo::as_written(common::policy()).unwrap();
         let jwks = demo.jwks();
         let token = demo.token("gp-1b", "tiergate", NOW).or_else(|| {
             let first = demo.users.first().map(|u| u.key.clone()).unwrap();

@@ -54,7 +54,7 @@ fn state() -> Result<&'static State, Refusal> {
     STATE
         .get_or_init(|| {
             let policy = Policy::default_policy().map_err(|e| e.to_string())?;
-            let demo = Demo::at(&policy, tiergate_demo::ANCHOR).map_err(|e| e.to_string())?;
+            let demo = Demo::as_written(&policy).map_err(|e| e.to_string())?;
             Ok(State { policy, demo })
         })
         .as_ref()

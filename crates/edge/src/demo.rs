@@ -65,6 +65,11 @@ impl Demo {
         Self::load(policy, &tiergate_demo::Demo::at(now))
     }
 
+    /// The demo as its files are written (at [`tiergate_demo::ANCHOR`]).
+    pub fn as_written(policy: &Policy) -> Result<Self, DemoError> {
+        Self::load(policy, &tiergate_demo::Demo::moved(0))
+    }
+
     /// The demo from its files, already moved to a day.
     pub fn load(policy: &Policy, files: &tiergate_demo::Demo) -> Result<Self, DemoError> {
         let mut patients = Vec::new();
@@ -321,7 +326,7 @@ mod tests {
     use super::*;
 
     fn demo() -> Demo {
-        Demo::at(&Policy::default_policy().unwrap(), tiergate_demo::ANCHOR).unwrap()
+        Demo::as_written(&Policy::default_policy().unwrap()).unwrap()
     }
 
     fn body(r: (u16, Vec<u8>)) -> (u16, Value) {
