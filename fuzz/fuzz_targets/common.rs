@@ -32,9 +32,19 @@ pub fn full_consent() -> CompiledConsent {
 }
 
 /// Every excluded code or term anywhere in a JSON value: the oracle shared
-/// with core's tests, [`tiergate_testkit::leaks`].
+/// with core's tests, which shares no code with the engine
+/// ([`tiergate_testkit::leaks`]).
 pub fn sensitive(v: &Value) -> Vec<String> {
-    tiergate_testkit::leaks(policy(), v)
+    tiergate_testkit::leaks(v)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Every excluded code or term in an HL7 v2 message (the same oracle).
+pub fn sensitive_hl7v2(body: &[u8]) -> Vec<String> {
+    tiergate_testkit::Oracle::default_policy()
+        .leaks_hl7v2(&String::from_utf8_lossy(body))
         .iter()
         .map(ToString::to_string)
         .collect()

@@ -23,6 +23,10 @@ fuzz_target!(|data: &[u8]| {
     if tiergate_core::hl7v2::Message::sniff(record) {
         if out.outcome == Outcome::Document {
             tiergate_core::hl7v2::Message::parse(&out.body).expect("redacted HL7 v2 parses");
+            if !common::D3.contains(&profile) {
+                let found = common::sensitive_hl7v2(&out.body);
+                assert!(found.is_empty(), "{profile}: {found:?}");
+            }
         }
         return;
     }

@@ -1,5 +1,7 @@
-// Conformance vectors replayed in Chromium on the web build, served from
-// 127.0.0.1 by tests/browser/server.mjs. Uses the system Chromium
+// Conformance vectors, and the hostile catalogue's `engine` cases, replayed
+// in Chromium on the web build, served from 127.0.0.1 by
+// tests/browser/server.mjs. A hostile case must give what the catalogue
+// expects and, byte for byte, what the nodejs build gives. Uses the system Chromium
 // (/usr/bin/chromium, or CHROMIUM_PATH) through playwright-core; never a
 // downloaded browser.
 import assert from "node:assert/strict";
@@ -7,6 +9,9 @@ import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
+import { Engine } from "../node/engine.mjs";
+import { checkExpect, engineCases } from "../node/lib/hostile.mjs";
+import { replay } from "../node/lib/replay.mjs";
 import { check, loadVectors, root } from "../node/lib/vectors.mjs";
 import { serve } from "./server.mjs";
 
@@ -67,6 +72,15 @@ for (const { name, vector } of loadVectors()) {
       [input, `/tests/vectors/${vector.record}`],
     );
     check("chromium", name, expected, actual);
+  });
+}
+
+const node = new Engine();
+for (const { name, vector, record, expect } of engineCases()) {
+  test(`hostile: ${name}`, { timeout: 30_000 }, async () => {
+    const actual = await page.evaluate(([v, b64]) => window.tiergate.replayBytes(v, b64), [vector, Buffer.from(record).toString("base64")]);
+    checkExpect(name, expect, actual);
+    assert.deepEqual(actual, replay(node, vector, record), `${name}: Chromium and Node differ`);
   });
 }
 

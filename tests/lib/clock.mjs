@@ -24,6 +24,9 @@ export const now = () => new Date(nowMs());
 export const nowSeconds = () => Math.floor(nowMs() / 1000);
 
 
+/** The instant `days` (and `ms`) from now, as RFC 3339 without milliseconds. */
+export const isoIn = (days, ms = 0) => new Date(nowMs() + days * 86_400_000 + ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
 /** Worker vars that put the edge on this clock. */
 export const clockBindings = () => ({ CLOCK_OFFSET_MS: String(offsetMs) });
 

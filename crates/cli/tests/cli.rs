@@ -206,7 +206,7 @@ fn bad_input_is_one_line_exit_2_and_no_stdout() {
                 write(&d, "unk.json", &VIEWER_GP.replace("\"1b\"", "\"9z\"")),
                 good.clone(),
             ],
-            "unknown profile `9z`",
+            "`/profile`: not a profile of the policy",
         ),
         (
             vec![

@@ -39,7 +39,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::document::{AuditDef, AuditRuleDef};
-use crate::error::{scrub, Problem};
+use crate::error::Problem;
 
 /// At most this many event ids are named in one alert (the event that
 /// crossed the threshold is always among them).
@@ -257,7 +257,11 @@ impl AuditEvent {
     /// This event as one line of NDJSON (no trailing newline).
     pub fn to_ndjson_line(&self) -> Result<String, AuditError> {
         serde_json::to_string(self).map_err(|e| AuditError::Write {
-            message: scrub(&e.to_string()),
+            message: if e.is_io() {
+                "cannot be written".to_owned()
+            } else {
+                "cannot be written as JSON".to_owned()
+            },
         })
     }
 
@@ -900,7 +904,11 @@ impl Alert {
     /// This alert as one line of NDJSON (no trailing newline).
     pub fn to_ndjson_line(&self) -> Result<String, AuditError> {
         serde_json::to_string(self).map_err(|e| AuditError::Write {
-            message: scrub(&e.to_string()),
+            message: if e.is_io() {
+                "cannot be written".to_owned()
+            } else {
+                "cannot be written as JSON".to_owned()
+            },
         })
     }
 }

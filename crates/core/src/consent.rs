@@ -243,7 +243,7 @@ impl ConsentSet {
                 if policy.profile(p).is_none() {
                     return Err(ConsentError::new(
                         format!("{base}/actors/profiles/{j}"),
-                        format!("unknown profile `{p}`"),
+                        "not a profile of the policy".to_owned(),
                     ));
                 }
             }
@@ -253,7 +253,7 @@ impl ConsentSet {
                 let si = policy.segment_index(&s.segment).ok_or_else(|| {
                     ConsentError::new(
                         format!("{path}/segment"),
-                        format!("unknown segment `{}`", s.segment),
+                        "not a segment of the policy".to_owned(),
                     )
                 })?;
                 let max = policy.segments.get(si).map_or(0, |seg| seg.tiers);
@@ -276,7 +276,7 @@ impl ConsentSet {
                     .ok_or_else(|| {
                         ConsentError::new(
                             format!("{base}/scope/content/{j}"),
-                            format!("unknown content `{c}`"),
+                            "not a content line of the policy".to_owned(),
                         )
                     })?;
                 content.push(ci);
@@ -297,7 +297,7 @@ impl ConsentSet {
                     .ok_or_else(|| {
                         ConsentError::new(
                             format!("{base}/scope/categories/{j}"),
-                            format!("unknown exclusion category `{c}`"),
+                            "not an exclusion category of the policy".to_owned(),
                         )
                     })?;
                 categories.push(ci);

@@ -446,7 +446,7 @@ pub struct SignalDef {
     pub display: String,
 }
 
-/// HL7 v2 messages: what each message type is, and where codes and text sit.
+/// HL7 v2 messages: what each message type is, and where codes sit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hl7v2Def {
@@ -454,10 +454,9 @@ pub struct Hl7v2Def {
     pub message_types: Vec<Hl7MessageTypeDef>,
     /// Coding-system names (CWE-3) to FHIR system URIs.
     pub coding_systems: Map<String, Value>,
-    /// Fields that hold coded elements, by segment.
+    /// Fields that hold coded elements, by segment. (Every field of every
+    /// segment is searched for terms.)
     pub coded_fields: Vec<Hl7FieldsDef>,
-    /// Fields that hold free text, by segment.
-    pub text_fields: Vec<Hl7FieldsDef>,
     /// Segments passed through; any other segment is removed.
     pub known_segments: Vec<String>,
     /// Segments whose set ID (field 1) is renumbered after removals.

@@ -71,17 +71,18 @@ pub enum ViewerError {
     /// The viewer JSON does not have the expected shape.
     #[error("viewer: `{path}`: {message}")]
     Shape { path: String, message: String },
-    /// The viewer names a profile the policy does not define.
-    #[error("viewer: `/profile`: unknown profile `{profile}`")]
+    /// The viewer names a profile the policy does not define (the message
+    /// does not repeat it).
+    #[error("viewer: `/profile`: not a profile of the policy")]
     UnknownProfile { profile: String },
     /// A date in the viewer is not a FHIR date or RFC 3339 date-time.
     #[error("viewer: `{path}`: not a date or date-time")]
     BadDate { path: String },
     /// The viewer holds a proxy scope the policy does not define.
-    #[error("viewer: `/proxy_scopes`: unknown proxy scope `{scope}`")]
+    #[error("viewer: `/proxy_scopes`: not a proxy scope of the policy")]
     UnknownProxyScope { scope: String },
     /// The viewer's profile does not allow break glass (an own-record view).
-    #[error("viewer: `/break_glass`: profile `{profile}` may not use break glass")]
+    #[error("viewer: `/break_glass`: this profile may not use break glass")]
     BreakGlassNotApplicable { profile: String },
 }
 
@@ -91,7 +92,7 @@ pub enum ViewerError {
 pub enum BreakGlassError {
     #[error("break glass refused: a reason is required")]
     ReasonRequired,
-    #[error("break glass refused: reason `{code}` is not in the policy's reason list")]
+    #[error("break glass refused: the reason is not in the policy's reason list")]
     UnknownReason { code: String },
     #[error("break glass refused: the access window has expired")]
     Expired,
@@ -139,53 +140,149 @@ pub enum RedactError {
     BreakGlass(#[from] BreakGlassError),
     #[error("request: `now` is not an RFC 3339 date-time")]
     BadNow,
-    #[error("request: unknown default setting `{setting}`")]
+    #[error("request: the default setting is not one of the policy's")]
     UnknownSetting { setting: String },
 }
 
-/// Describes a serde error without quoting input content: quoted fragments
-/// are replaced, so a message can never carry a value from a record.
-pub(crate) fn scrub(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut in_quote = false;
-    for ch in message.chars() {
-        if ch == '"' {
-            if !in_quote {
-                out.push_str("\"…\"");
-            }
-            in_quote = !in_quote;
-        } else if !in_quote {
-            out.push(ch);
+/// Our own wording for a serde_json message about a value of the wrong
+/// shape (its position already removed): the kind of problem, and what was
+/// expected where serde says (the names of our own types and fields, which
+/// serde always puts last, after `, expected `). Never a value or a key
+/// from the input: a message that is not one of serde's known forms is
+/// described as an invalid value.
+pub(crate) fn describe(message: &str) -> String {
+    // A field name of ours, in backticks after `prefix`.
+    let field = |prefix: &str| {
+        let name = message.strip_prefix(prefix)?.split('`').next()?;
+        let ours = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        ours.then(|| name.to_owned())
+    };
+    let expected = || {
+        let at = message.rfind(", expected ")?;
+        let tail = message.get(at + ", expected ".len()..)?;
+        let ours = tail.len() <= 400
+            && tail
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " _`,.-:()".contains(c));
+        ours.then(|| tail.to_owned())
+    };
+    let with_expected = |kind: &str| match expected() {
+        Some(e) => format!("{kind}, expected {e}"),
+        None => kind.to_owned(),
+    };
+    if let Some(name) = field("missing field `") {
+        format!("missing field `{name}`")
+    } else if message.starts_with("duplicate field `") {
+        // The pointer names it; which one the author meant is theirs to say.
+        "duplicate field".to_owned()
+    } else if message.starts_with("unknown field `") {
+        if message.ends_with(", there are no fields") {
+            "unknown field, there are no fields".to_owned()
+        } else {
+            with_expected("unknown field")
         }
-    }
-    // "unknown variant `x`" and "unknown field `x`" (and "duplicate field")
-    // quote the input in
-    // backticks; the names serde expects (later in the message) are ours.
-    for prefix in ["unknown variant `", "unknown field `", "duplicate field `"] {
-        if let Some(rest) = out.strip_prefix(prefix) {
-            if let Some(end) = rest.find('`') {
-                let tail = rest.get(end..).unwrap_or_default().to_owned();
-                out = format!("{prefix}…{tail}");
-            }
-            break;
+    } else if message.starts_with("unknown variant `") {
+        if message.ends_with(", there are no variants") {
+            "unknown variant".to_owned()
+        } else {
+            with_expected("unknown variant")
         }
+    } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+        with_expected(&what_was_found("invalid type", rest))
+    } else if let Some(rest) = message.strip_prefix("invalid value: ") {
+        with_expected(&what_was_found("invalid value", rest))
+    } else if let Some(rest) = message.strip_prefix("invalid length ") {
+        // How many items there were: a count, not content.
+        let count: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        with_expected(&format!("invalid length {count}"))
+    } else if OUR_MESSAGES.contains(&message) {
+        message.to_owned()
+    } else {
+        "invalid value".to_owned()
     }
-    out
 }
+
+/// `kind: type` for the kind of value serde found (`integer`, `string`,
+/// `map`...), never the value itself.
+fn what_was_found(kind: &str, rest: &str) -> String {
+    const FOUND: [&str; 17] = [
+        "boolean",
+        "integer",
+        "floating point",
+        "character",
+        "string",
+        "byte array",
+        "unit value",
+        "Option value",
+        "newtype struct",
+        "sequence",
+        "map",
+        "enum",
+        "unit variant",
+        "newtype variant",
+        "tuple variant",
+        "struct variant",
+        "null",
+    ];
+    match FOUND.iter().find(|f| rest.starts_with(*f)) {
+        Some(found) => format!("{kind}: {found}"),
+        None => kind.to_owned(),
+    }
+}
+
+/// Messages our own deserialisers give (`de::Error::custom`).
+const OUR_MESSAGES: [&str; 2] = ["not an RFC 3339 date-time", "number out of range"];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn scrub_removes_quoted_values() {
-        let m = scrub("invalid type: string \"HIV viral load\", expected u8");
-        assert_eq!(m, "invalid type: string \"…\", expected u8");
-        assert!(!m.contains("HIV"));
-        let m = scrub("unknown variant `HIV positive`, expected `permit` or `deny`");
-        assert_eq!(m, "unknown variant `…`, expected `permit` or `deny`");
-        let m = scrub("unknown field `hiv_status`, expected one of `id`, `kind`");
-        assert_eq!(m, "unknown field `…`, expected one of `id`, `kind`");
-        assert_eq!(scrub("missing field `profile`"), "missing field `profile`");
+    fn describe_keeps_our_words_only() {
+        let cases = [
+            (
+                "invalid type: string \"HIV viral load\", expected u8",
+                "invalid type: string, expected u8",
+            ),
+            (
+                "unknown variant `HIV positive`, expected `permit` or `deny`",
+                "unknown variant, expected `permit` or `deny`",
+            ),
+            (
+                "unknown field `hiv_status`, expected one of `id`, `kind`",
+                "unknown field, expected one of `id`, `kind`",
+            ),
+            ("missing field `profile`", "missing field `profile`"),
+            ("duplicate field `profile`", "duplicate field"),
+            // Quotes inside quotes: the value ends at the last quote, not the first.
+            (
+                "invalid value: string \"HIV\\\" positive on 3 May\", expected a date",
+                "invalid value: string, expected a date",
+            ),
+            // A key that looks like serde's own words.
+            (
+                "unknown field `a, expected secret notes`, there are no fields",
+                "unknown field, there are no fields",
+            ),
+            (
+                "invalid length 3, expected a tuple of size 2",
+                "invalid length 3, expected a tuple of size 2",
+            ),
+            ("not an RFC 3339 date-time", "not an RFC 3339 date-time"),
+            ("something HIV-ish serde may say one day", "invalid value"),
+            (
+                "invalid type: string \"x\", expected `a` \"quoted\"",
+                "invalid type: string",
+            ),
+            (
+                "invalid type: integer `3`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(describe(input), want, "{input}");
+        }
     }
 }

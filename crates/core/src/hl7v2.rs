@@ -1,8 +1,12 @@
 //! HL7 v2 messages (ADT, ORU, MDM): parsing and writing.
 //!
 //! Segments may end with `\r` (the standard), `\n` or `\r\n`, and a UTF-8
-//! byte order mark is skipped. Output always uses `\r`. Field, component and
-//! repetition separators come from MSH-1 and MSH-2.
+//! byte order mark is skipped. Output always uses `\r`. Field, component,
+//! repetition, escape and subcomponent characters come from MSH-1 and
+//! MSH-2; [`Message::unescape`] reads a field's escape sequences with them
+//! before any scan.
+
+use std::borrow::Cow;
 
 /// A parsed message. Fields keep their raw (still escaped) text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +14,10 @@ pub struct Message {
     pub field_sep: char,
     pub component_sep: char,
     pub repetition_sep: char,
+    /// The escape character (MSH-2.3), if the message has one.
+    pub escape: Option<char>,
+    /// The subcomponent separator (MSH-2.4), if the message has one.
+    pub subcomponent_sep: Option<char>,
     pub segments: Vec<Segment>,
 }
 
@@ -64,6 +72,8 @@ impl Message {
         let encoding: Vec<char> = chars.take_while(|c| *c != field_sep).collect();
         let component_sep = *encoding.first().ok_or(Hl7Error::BadEncoding)?;
         let repetition_sep = encoding.get(1).copied().unwrap_or('~');
+        let escape = encoding.get(2).copied();
+        let subcomponent_sep = encoding.get(3).copied();
         if field_sep.is_alphanumeric() || component_sep.is_alphanumeric() {
             return Err(Hl7Error::BadEncoding);
         }
@@ -87,6 +97,8 @@ impl Message {
             field_sep,
             component_sep,
             repetition_sep,
+            escape,
+            subcomponent_sep,
             segments,
         })
     }
@@ -120,12 +132,14 @@ impl Message {
         )
     }
 
-    /// The coded elements in a field: every repetition, both triplets.
+    /// The coded elements in a field: every repetition, every triplet of
+    /// a CE or CWE (identifier, text and coding system at components 1-3,
+    /// the alternate at 4-6 and the second alternate at 10-12).
     pub fn coded<'a>(&self, field: &'a str) -> Vec<Coded<'a>> {
         let mut out = Vec::new();
         for rep in field.split(self.repetition_sep) {
             let c: Vec<&str> = rep.split(self.component_sep).collect();
-            for base in [0usize, 3] {
+            for base in [0usize, 3, 9] {
                 let code = c.get(base).copied().unwrap_or_default();
                 if !code.is_empty() {
                     out.push(Coded {
@@ -137,6 +151,70 @@ impl Message {
             }
         }
         out
+    }
+}
+
+impl Message {
+    /// A field's text with its escape sequences read (HL7 v2 section
+    /// 2.7): `\F\ \S\ \T\ \R\ \E\ \P\` are the delimiters they stand
+    /// for, `\Xhh..\` the bytes in hexadecimal (UTF-8, or else Latin-1),
+    /// `\.br\`, `\.sp\` and `\.ce\` line breaks, `\.in\`, `\.ti\` and
+    /// `\.sk\` spaces, and highlighting, character-set, fill and local
+    /// escapes (`\H\ \N\ \C..\ \M..\ \.fi\ \.nf\ \Z..\`) nothing, as
+    /// they show. A sequence without its closing escape stays as written.
+    pub fn unescape<'a>(&self, field: &'a str) -> Cow<'a, str> {
+        let Some(esc) = self.escape.filter(|e| field.contains(*e)) else {
+            return Cow::Borrowed(field);
+        };
+        let mut out = String::with_capacity(field.len());
+        let mut rest = field;
+        while let Some(i) = rest.find(esc) {
+            let (before, at) = rest.split_at(i);
+            out.push_str(before);
+            let body_and_rest = at.get(esc.len_utf8()..).unwrap_or_default();
+            let Some(end) = body_and_rest.find(esc) else {
+                out.push_str(at);
+                rest = "";
+                break;
+            };
+            let body = body_and_rest.get(..end).unwrap_or_default();
+            out.push_str(&self.escape_value(body));
+            rest = body_and_rest
+                .get(end + esc.len_utf8()..)
+                .unwrap_or_default();
+        }
+        out.push_str(rest);
+        Cow::Owned(out)
+    }
+
+    fn escape_value(&self, body: &str) -> String {
+        let delimiter = |c: Option<char>| c.map(String::from).unwrap_or_default();
+        match body {
+            "F" => self.field_sep.to_string(),
+            "S" => self.component_sep.to_string(),
+            "T" => delimiter(self.subcomponent_sep),
+            "R" => self.repetition_sep.to_string(),
+            "E" => delimiter(self.escape),
+            "P" => "#".to_owned(),
+            _ if body.starts_with('X') => hex_text(body.get(1..).unwrap_or_default()),
+            _ if [".br", ".sp", ".ce"].iter().any(|p| body.starts_with(p)) => "\n".to_owned(),
+            _ if [".in", ".ti", ".sk"].iter().any(|p| body.starts_with(p)) => " ".to_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The text of a `\Xhh..\` escape: UTF-8 if the bytes are, else Latin-1.
+fn hex_text(hex: &str) -> String {
+    let bytes: Vec<u8> = hex
+        .as_bytes()
+        .chunks(2)
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
+        .filter_map(|pair| u8::from_str_radix(pair, 16).ok())
+        .collect();
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => e.into_bytes().into_iter().map(char::from).collect(),
     }
 }
 
@@ -198,6 +276,8 @@ mod tests {
 
 /// HL7 v2 redaction.
 mod redact {
+    use std::borrow::Cow;
+
     use super::Message;
     use crate::consent::EntryKey;
     use crate::decide::{blank, Reason, Request, Verdict};
@@ -308,6 +388,25 @@ mod redact {
                     ..key
                 };
                 let unlifted = self.unlifted(&cats, &placements, seg_key, &ctx);
+                if i == 0 && !unlifted.is_empty() {
+                    // The header names an excluded category: the message
+                    // cannot go without it, so none of it goes.
+                    let mut head = decisions.swap_remove(0);
+                    head.decision = Verdict::Withhold;
+                    head.allowed_by = None;
+                    head.reasons = unlifted
+                        .iter()
+                        .filter_map(|c| self.categories.get(usize::from(*c)))
+                        .map(|c| Reason::ExcludedCategory(c.clone()))
+                        .collect();
+                    head.reasons.sort();
+                    head.reasons.dedup();
+                    return Ok(Redacted {
+                        outcome: Outcome::NotFound,
+                        body: not_found_body(),
+                        decisions: self.summarise(vec![head], viewer, break_glass),
+                    });
+                }
                 if unlifted.is_empty() {
                     d.decision = Verdict::Allow;
                     d.allowed_by = decisions.first().and_then(|h| h.allowed_by.clone());
@@ -361,28 +460,51 @@ mod redact {
             Some(*content)
         }
 
+        /// The exclusion categories a segment names: codes in its coded
+        /// fields (every repetition and triplet), and terms in the text of
+        /// every field (every repetition, component and subcomponent, as
+        /// written and with its escapes read), with the decoded text of
+        /// base64 encapsulated data (OBX-5 of type ED).
         fn hl7_categories(&self, message: &Message, seg: &super::Segment) -> Vec<u16> {
             let mut out = Vec::new();
             let is_msh = seg.name == "MSH";
             for n in self.hl7.coded.get(&seg.name).into_iter().flatten() {
                 let field = seg.field(*n, is_msh).unwrap_or_default();
                 for c in message.coded(field) {
-                    let system = if c.system.is_empty() {
-                        None
-                    } else {
-                        // An unknown system name is checked as if it had none.
-                        self.hl7.systems.get(c.system).map(String::as_str)
-                    };
-                    match system {
-                        Some(s) => self.match_exclusion(Some(s), c.code, &mut out),
-                        None => self.match_exclusion(None, c.code, &mut out),
+                    // An unknown system name is checked as if it had none.
+                    let system = Some(c.system)
+                        .filter(|s| !s.is_empty())
+                        .and_then(|s| self.hl7.systems.get(s))
+                        .map(String::as_str);
+                    self.match_exclusion(system, c.code, &mut out);
+                    if let Cow::Owned(code) = message.unescape(c.code) {
+                        self.match_exclusion(system, &code, &mut out);
                     }
-                    self.terms.find_into(c.text, &mut out);
                 }
             }
-            for n in self.hl7.text.get(&seg.name).into_iter().flatten() {
-                self.terms
-                    .find_into(seg.field(*n, is_msh).unwrap_or_default(), &mut out);
+            for (i, field) in seg.fields.iter().enumerate() {
+                if is_msh && i == 0 {
+                    // MSH-2: the encoding characters.
+                    continue;
+                }
+                self.terms.find_into(field, &mut out);
+                if let Cow::Owned(text) = message.unescape(field) {
+                    self.terms.find_into(&text, &mut out);
+                }
+            }
+            if seg.name == "OBX" && seg.field(2, false) == Some("ED") {
+                let value = seg.field(5, false).unwrap_or_default();
+                for rep in value.split(message.repetition_sep) {
+                    let parts: Vec<&str> = rep.split(message.component_sep).collect();
+                    let encoding = parts.get(3).copied().unwrap_or_default();
+                    if encoding.eq_ignore_ascii_case("base64") {
+                        let data = message.unescape(parts.get(4).copied().unwrap_or_default());
+                        if let Some(bytes) = crate::classify::decode_base64(&data) {
+                            self.terms
+                                .find_into(&String::from_utf8_lossy(&bytes), &mut out);
+                        }
+                    }
+                }
             }
             out.sort_unstable();
             out.dedup();

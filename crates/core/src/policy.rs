@@ -26,7 +26,7 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 /// canonicalise and hash the whole document. A test recomputes it; when the
 /// default policy changes, that test prints the new value.
 pub const DEFAULT_POLICY_HASH: &str =
-    "sha256:4f460742929109f71ee7165ae0d9abfafa114c8664cb350996ea0a05c6a112ca";
+    "sha256:829665f0679040af689deae3edef9a98dc12018955dcbda2f326ba3d31205abb";
 
 /// Which rules can match each resource type (see `Policy::rules_by_type`).
 fn rules_by_type(rules: &[Rule]) -> (FastMap<String, Vec<usize>>, Vec<usize>) {
@@ -208,7 +208,6 @@ pub(crate) struct Hl7Rules {
     pub(crate) types: Vec<Hl7Type>,
     pub(crate) systems: HashMap<String, String>,
     pub(crate) coded: HashMap<String, Vec<usize>>,
-    pub(crate) text: HashMap<String, Vec<usize>>,
     pub(crate) known: HashSet<String>,
     pub(crate) renumber: HashSet<String>,
 }
@@ -698,11 +697,12 @@ impl Compiler {
                 (Some("dependent"), true) => Outcome::Dependent,
                 (Some("about"), true) => Outcome::About,
                 (Some("container"), true) => Outcome::Container,
-                (Some(other), true) => {
+                (Some(_), true) => {
                     self.rule_problem(
                         format!("{base}/disposition"),
                         &r.id,
-                        format!("unknown disposition `{other}`: expected `dependent`, `about` or `container`"),
+                        "unknown disposition: expected `dependent`, `about` or `container`"
+                            .to_owned(),
                     );
                     Outcome::Dependent
                 }
@@ -796,7 +796,7 @@ impl Compiler {
                             self.rule_problem(
                                 path,
                                 &cat.id,
-                                format!("duplicate code `{}` (also in `{other}`)", code.code),
+                                format!("duplicate code (also in `{other}`)"),
                             );
                         }
                         all_patterns.push((p, ci));
@@ -878,7 +878,9 @@ impl Compiler {
             let Ok(ci) = u16::try_from(i) else { break };
             let mut seen = HashSet::new();
             for (j, term) in cat.terms.iter().enumerate() {
-                let t = term.trim().to_lowercase();
+                // Read as the scanned text is read, so that a term written
+                // with any separator or styled letters matches its plain form.
+                let t = crate::text::normalise(term);
                 let path = format!("/exclusions/categories/{i}/terms/{j}");
                 if t.chars().count() < 3 {
                     self.rule_problem(
@@ -893,7 +895,7 @@ impl Compiler {
                         format!("term longer than {} bytes", crate::terms::MAX_TERM_LEN),
                     );
                 } else if !seen.insert(t.clone()) {
-                    self.rule_problem(path, &cat.id, format!("duplicate term `{t}`"));
+                    self.rule_problem(path, &cat.id, "duplicate term");
                 } else {
                     term_pairs.push((t, ci));
                 }
@@ -1002,16 +1004,11 @@ impl Compiler {
                 ),
             }
         }
-        for (list, target) in [
-            (&h.coded_fields, &mut hl7.coded),
-            (&h.text_fields, &mut hl7.text),
-        ] {
-            for f in list {
-                target
-                    .entry(f.segment.clone())
-                    .or_default()
-                    .extend(f.fields.iter().copied());
-            }
+        for f in &h.coded_fields {
+            hl7.coded
+                .entry(f.segment.clone())
+                .or_default()
+                .extend(f.fields.iter().copied());
         }
         hl7.known = h.known_segments.iter().cloned().collect();
         hl7.renumber = h.renumber.iter().cloned().collect();
@@ -1151,7 +1148,7 @@ impl Compiler {
                         self.rule_problem(
                             format!("{base}/codes/{k}"),
                             owner,
-                            format!("duplicate code `{code}`"),
+                            "duplicate code".to_owned(),
                         );
                     }
                     out.push(p);

@@ -196,10 +196,19 @@ impl Policy {
                     member(&mut body, key);
                     body.extend_from_slice(matches.to_string().as_bytes());
                 }
-                _ => {
+                "resourceType" | "id" | "type" | "timestamp" => {
                     member(&mut body, key);
                     v.write(&mut body);
                 }
+                // The Bundle's own metadata, unless it names an excluded
+                // category; any other member is not understood, so it goes.
+                "meta" | "identifier" | "signature" | "implicitRules" | "language"
+                    if !self.names_an_exclusion(key, v) =>
+                {
+                    member(&mut body, key);
+                    v.write(&mut body);
+                }
+                _ => {}
             }
         }
         if !kept.is_empty() {
@@ -209,26 +218,44 @@ impl Policy {
                 if n > 0 {
                     body.push(b',');
                 }
-                match clean {
-                    // Everything but the resource as it came; the resource as sanitised.
-                    Some(clean) => {
-                        body.push(b'{');
-                        for (m, (k, v)) in entry.iter().enumerate() {
-                            if m > 0 {
-                                body.push(b',');
-                            }
-                            json::write_str(k, &mut body);
-                            body.push(b':');
-                            if k == "resource" {
-                                clean.write(&mut body);
-                            } else {
-                                v.write(&mut body);
-                            }
+                // The entry's `fullUrl`, its search mode and score, and the
+                // resource (as sanitised if anything changed). A transaction's
+                // `request` or `response` (which may hold an OperationOutcome)
+                // and anything else on the entry do not go.
+                body.push(b'{');
+                let mut first_member = true;
+                for (k, v) in entry.iter() {
+                    let kept_search;
+                    let value = match (k, v) {
+                        ("fullUrl", Value::String(_)) => v,
+                        ("resource", _) => v,
+                        ("search", Value::Object(search)) => {
+                            let members = search
+                                .iter()
+                                .filter(|(sk, sv)| {
+                                    matches!(
+                                        (*sk, sv),
+                                        ("mode", Value::String(_)) | ("score", Value::Number(_))
+                                    )
+                                })
+                                .map(|(sk, sv)| (std::borrow::Cow::Borrowed(sk), sv.clone()))
+                                .collect();
+                            kept_search = Value::Object(Map::from_members(members));
+                            &kept_search
                         }
-                        body.push(b'}');
+                        _ => continue,
+                    };
+                    if !std::mem::take(&mut first_member) {
+                        body.push(b',');
                     }
-                    None => entry.write(&mut body),
+                    json::write_str(k, &mut body);
+                    body.push(b':');
+                    match (k, clean) {
+                        ("resource", Some(clean)) => clean.write(&mut body),
+                        _ => value.write(&mut body),
+                    }
                 }
+                body.push(b'}');
             }
             body.push(b']');
         }
@@ -238,6 +265,14 @@ impl Policy {
             body,
             decisions,
         })
+    }
+
+    /// Whether a member of a Bundle outside its entries names an exclusion
+    /// category (a code, a term, a security label).
+    fn names_an_exclusion(&self, key: &str, v: &Value<'_>) -> bool {
+        let member = Map::from_members(vec![(std::borrow::Cow::Borrowed(key), v.clone())]);
+        let s = self.sensitivity(&member);
+        !s.codes.is_empty() || !s.text.is_empty() || !s.labels.is_empty() || s.withhold_label
     }
 
     /// An allowed resource as the viewer sees it, or `None` if it is seen

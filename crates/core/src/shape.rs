@@ -23,7 +23,8 @@ use serde::Deserialize;
 pub(crate) struct ShapeError {
     /// JSON pointer to the value at fault (`""` is the whole document).
     pub(crate) path: String,
-    /// serde_json's message without its position, scrubbed of input text.
+    /// What is wrong, in our own words (see [`crate::error::describe`]);
+    /// for text that is not JSON, serde_json's fixed description.
     pub(crate) message: String,
     /// Whether the text is not JSON at all (rather than the wrong shape).
     pub(crate) syntax: bool,
@@ -83,10 +84,15 @@ fn shape_error(text: &str, e: &serde_json::Error) -> ShapeError {
         // fault is the enum's value.
         path.truncate(path.rfind('/').unwrap_or(0));
     }
+    let syntax = e.is_syntax() || e.is_eof();
     ShapeError {
         path,
-        message: crate::error::scrub(message),
-        syntax: e.is_syntax() || e.is_eof(),
+        message: if syntax {
+            message.to_owned()
+        } else {
+            crate::error::describe(message)
+        },
+        syntax,
         line: e.line(),
         column: e.column(),
     }

@@ -91,7 +91,7 @@ fn request<'a>(v: &'a Viewer, c: &'a CompiledConsent, setting: &'a str) -> Reque
 /// What in a resource names an exclusion category (codes and terms): the
 /// shared oracle, [`tiergate_testkit::leaks`].
 fn leaks(res: &Value) -> Vec<String> {
-    tiergate_testkit::leaks(policy(), res)
+    tiergate_testkit::leaks(res)
         .iter()
         .map(ToString::to_string)
         .collect()

@@ -1,5 +1,7 @@
-//! Replays the `core` cases of `tests/hostile/catalogue.json`: each hostile
-//! input gets its expected clear error or fail-closed result, never a panic.
+//! Replays the `core` and `engine` cases of `tests/hostile/catalogue.json`:
+//! each hostile input gets its expected clear error or fail-closed result,
+//! never a panic. (The `engine` cases are replayed through the wasm builds
+//! too, in tests/node, tests/browser and tests/workerd.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -55,7 +57,7 @@ fn every_core_case_fails_closed_as_catalogued() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["layer"] == "core")
+        .filter(|c| c["layer"] == "core" || c["layer"] == "engine")
     {
         let name = case["name"].as_str().unwrap();
         let expect = &case["expect"];

@@ -182,7 +182,7 @@ fn bundle(hidden: Value) -> Value {
 /// [`tiergate_testkit::leaks`]), and the two hidden items it does not look
 /// for: any attachment at all, and the `HIV` security label.
 fn sensitive_items(v: &Value) -> Vec<String> {
-    let mut found: Vec<String> = tiergate_testkit::leaks(policy(), v)
+    let mut found: Vec<String> = tiergate_testkit::leaks(v)
         .iter()
         .map(ToString::to_string)
         .collect();
