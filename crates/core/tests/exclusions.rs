@@ -863,3 +863,21 @@ fn consent_below_diagnostics_tier_3_does_not_lift_exclusions() {
         assert_eq!(by_id(&full, "hiv").decision, Verdict::Allow, "{profile}");
     }
 }
+
+/// A term written in the policy with typographic characters matches its
+/// plain form in text, and a plain term matches typographic text.
+#[test]
+fn policy_terms_are_read_as_text_is() {
+    let mut doc: Value = serde_json::from_str(tiergate_core::DEFAULT_POLICY_JSON).unwrap();
+    let cats = doc["exclusions"]["categories"].as_array_mut().unwrap();
+    let hiv = cats.iter_mut().find(|c| c["id"] == "hiv_aids").unwrap();
+    hiv["terms"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("ＨＴＬＶ\u{2011}one\u{a0}antibody"));
+    let p = Policy::from_value(doc).unwrap();
+    assert_eq!(p.term_categories_of("htlv-one antibody"), ["hiv_aids"]);
+    assert_eq!(p.term_categories_of("HTLV one\nantibody screen"), ["hiv_aids"]);
+    assert_eq!(policy().term_categories_of("Patient is “HIV” positive"), ["hiv_aids"]);
+    assert!(p.term_categories_of("htlvone antibody").is_empty());
+}
