@@ -789,7 +789,7 @@ impl Policy {
         }
     }
 
-    fn exclusion_reasons(&self, categories: &[u16]) -> Vec<Reason> {
+    pub(crate) fn exclusion_reasons(&self, categories: &[u16]) -> Vec<Reason> {
         let mut reasons: Vec<Reason> = categories
             .iter()
             .filter_map(|c| self.categories.get(usize::from(*c)))

@@ -394,13 +394,7 @@ mod redact {
                     let mut head = decisions.swap_remove(0);
                     head.decision = Verdict::Withhold;
                     head.allowed_by = None;
-                    head.reasons = unlifted
-                        .iter()
-                        .filter_map(|c| self.categories.get(usize::from(*c)))
-                        .map(|c| Reason::ExcludedCategory(c.clone()))
-                        .collect();
-                    head.reasons.sort();
-                    head.reasons.dedup();
+                    head.reasons = self.exclusion_reasons(&unlifted);
                     return Ok(Redacted {
                         outcome: Outcome::NotFound,
                         body: not_found_body(),
@@ -412,13 +406,7 @@ mod redact {
                     d.allowed_by = decisions.first().and_then(|h| h.allowed_by.clone());
                     kept.push(seg.clone());
                 } else {
-                    d.reasons = unlifted
-                        .iter()
-                        .filter_map(|c| self.categories.get(usize::from(*c)))
-                        .map(|c| Reason::ExcludedCategory(c.clone()))
-                        .collect();
-                    d.reasons.sort();
-                    d.reasons.dedup();
+                    d.reasons = self.exclusion_reasons(&unlifted);
                     removed_names.insert(name.to_owned());
                     skipping_group = name == "OBR";
                     skipping_notes = true;

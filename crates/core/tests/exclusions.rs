@@ -47,23 +47,7 @@ const PROFILES: [&str; 11] = ["1a", "1b", "1c", "2a", "2b", "3a", "3b", "4", "5"
 const D3_PROFILES: [&str; 4] = ["1a", "1b", "1c", "6"];
 
 /// Appendix 1 headings (as transcribed) to the policy's category ids.
-const CATEGORY_IDS: [(&str, &str); 9] = [
-    ("HIV & Aids", "hiv_aids"),
-    (
-        "Sexually Transmitted Diseases",
-        "sexually_transmitted_diseases",
-    ),
-    ("Termination of Pregnancy", "termination_of_pregnancy"),
-    ("IVF treatment", "ivf_treatment"),
-    ("Complaints", "complaints"),
-    ("Convictions & imprisonment", "convictions_imprisonment"),
-    (
-        "Abuse (physical, psychological or sexual, by others)",
-        "abuse",
-    ),
-    ("Gender reassignment", "gender_reassignment"),
-    ("Adoption", "adoption"),
-];
+const CATEGORY_IDS: [(&str, &str); 9] = tiergate_testkit::APPENDIX_1_CATEGORIES;
 
 #[derive(Debug, Clone)]
 struct AppendixCode {
@@ -877,7 +861,13 @@ fn policy_terms_are_read_as_text_is() {
         .push(json!("ＨＴＬＶ\u{2011}one\u{a0}antibody"));
     let p = Policy::from_value(doc).unwrap();
     assert_eq!(p.term_categories_of("htlv-one antibody"), ["hiv_aids"]);
-    assert_eq!(p.term_categories_of("HTLV one\nantibody screen"), ["hiv_aids"]);
-    assert_eq!(policy().term_categories_of("Patient is “HIV” positive"), ["hiv_aids"]);
+    assert_eq!(
+        p.term_categories_of("HTLV one\nantibody screen"),
+        ["hiv_aids"]
+    );
+    assert_eq!(
+        policy().term_categories_of("Patient is “HIV” positive"),
+        ["hiv_aids"]
+    );
     assert!(p.term_categories_of("htlvone antibody").is_empty());
 }

@@ -10,7 +10,7 @@
 //! The oracle shares no code with the engine it checks:
 //!
 //! * the Appendix 1 codes come from the tests' own copy of the framework's
-//!   table (`tests/appendix1/appendix1-exclusion-codes.tsv`), matched here
+//!   table (`crates/core/tests/data/appendix1-exclusion-codes.tsv`), matched here
 //!   (dot padding removed; a trailing `%` takes every code below);
 //! * the free-text terms, the code systems Appendix 1 applies to and the
 //!   HL7 v2 coded fields and coding-system names are read from the default
@@ -55,11 +55,11 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-/// The tests' copy of Appendix 1.
-const APPENDIX_1: &str = include_str!("../../../tests/appendix1/appendix1-exclusion-codes.tsv");
+/// The tests' copy of Appendix 1 (see `crates/core/tests/data/README.md`).
+const APPENDIX_1: &str = include_str!("../../core/tests/data/appendix1-exclusion-codes.tsv");
 
-/// The policy categories Appendix 1's headings are.
-const CATEGORIES: [(&str, &str); 9] = [
+/// Appendix 1's headings (as transcribed) and the policy's ids for them.
+pub const APPENDIX_1_CATEGORIES: [(&str, &str); 9] = [
     ("HIV & Aids", "hiv_aids"),
     (
         "Sexually Transmitted Diseases",
@@ -235,7 +235,8 @@ impl Oracle {
             let (Some(heading), Some(code)) = (cols.next(), cols.next()) else {
                 continue;
             };
-            let Some((_, category)) = CATEGORIES.iter().find(|(h, _)| *h == heading) else {
+            let Some((_, category)) = APPENDIX_1_CATEGORIES.iter().find(|(h, _)| *h == heading)
+            else {
                 panic!("Appendix 1 heading {heading:?} has no category");
             };
             let below = code.ends_with('%');
