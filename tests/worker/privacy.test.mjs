@@ -5,10 +5,12 @@
 // open to anyone without audit access, and none of it carrying record
 // content or (in monitoring) patient identifiers.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { demoViewer } from "../lib/demo.mjs";
-import { startWorker } from "./lib.mjs";
+import { root, startWorker } from "./lib.mjs";
 
 const BASE = "http://tiergate.test";
 let mf;
@@ -183,5 +185,28 @@ test("every request was audited, case work included", async () => {
   for (const id of requestIds) assert.ok(ids.has(id), `request ${id} has an audit row`);
   for (const action of ["case-explanation", "case-review", "alert-update", "audit-export", "metrics"]) {
     assert.ok(rows.some((r) => r.action === action), action);
+  }
+});
+
+// Framework 6.3 and the privacy officer's role: the audit trail says what
+// was withheld by reason class only. Brenda's record holds HIV and abuse
+// entries; no row, export, metric or alert names either category (or any
+// other), even though the officer can filter the export by patient.
+test("no audit output names an excluded category", async () => {
+  for (const who of ["gp-1b", "community-social-worker-3b", "aed-doctor-6"]) await read(who, "brenda-patient");
+  const policy = JSON.parse(readFileSync(join(root, "crates", "core", "policy", "default.json"), "utf8"));
+  const categories = policy.exclusions.categories.map((c) => c.id);
+  const outputs = [
+    (await call("/privacy/audit.csv?patient=brenda-patient", { tok: tokens[OFFICER] })).text,
+    (await call("/privacy/audit.ndjson?patient=brenda-patient", { tok: tokens[OFFICER] })).text,
+    (await call("/metrics", { tok: tokens[OFFICER] })).text,
+    (await call("/privacy/alerts", { tok: tokens[OFFICER] })).text,
+  ];
+  const db = await mf.getD1Database("DB");
+  outputs.push(JSON.stringify((await db.prepare("SELECT * FROM audit_events").all()).results));
+  assert.ok(outputs[1].includes("withheld:excluded"), "the class is recorded");
+  for (const text of outputs) {
+    for (const c of categories) assert.ok(!text.includes(c), `${c} named`);
+    assert.ok(!text.includes("excluded_category"), "a category reason");
   }
 });

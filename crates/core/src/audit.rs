@@ -155,8 +155,9 @@ pub struct AuditEvent {
     /// Entries returned.
     #[serde(default)]
     pub returned: u64,
-    /// Entries withheld, by reason (each withheld entry counts once per
-    /// distinct reason, as in the decision summary).
+    /// Entries withheld, by reason class ([`withheld_class`]: each withheld
+    /// entry counts once per distinct reason, as in the decision summary,
+    /// and an excluded category or a restricting label is only `excluded`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub withheld: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -390,7 +391,8 @@ impl AuditEvent {
                     "opted-out" => event.opted_out.push(v.to_owned()),
                     _ => {
                         if let Some(reason) = t.strip_prefix("withheld:") {
-                            event.withheld.insert(reason.to_owned(), count()?);
+                            *event.withheld.entry(withheld_class(reason).to_owned()).or_default() +=
+                                count()?;
                         } else if let Some(k) = t.strip_prefix("relationship:") {
                             let kind = RelationshipKind::parse(k).ok_or_else(|| {
                                 shape(&format!("{path}/type"), "unknown relationship kind")
@@ -1229,6 +1231,19 @@ impl<'a> Scanner<'a> {
         let horizon = self.rules.horizon.max(60);
         self.users.retain(|_, u| now - u.last < horizon);
         self.next_prune = now.saturating_add(horizon);
+    }
+}
+
+/// The class a withheld entry is counted under wherever anyone but the
+/// person may see it (audit events, exports, metrics, alerts): the reason
+/// code, except that an excluded category (`excluded_category:hiv_aids`) or
+/// a restricting security label is only `excluded`, so that no audit trail
+/// says which sensitive categories a patient's record holds.
+pub fn withheld_class(reason: &str) -> &str {
+    if reason.starts_with("excluded_category:") || reason == "security_label" {
+        "excluded"
+    } else {
+        reason
     }
 }
 
