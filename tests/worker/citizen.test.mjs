@@ -46,8 +46,9 @@ const demoRecord = (file) => JSON.stringify(demoFile(file));
 const citizen = (key) => demoFile(`citizens/${key}.json`);
 const practitioner = (key) => demoViewer(key);
 
+/** Every directive on record, as the person (or a parent allowed to manage sharing) reads them. */
 async function consentOf(patient) {
-  const r = await call(`/consent/Patient/${patient}`, { tok: tokens["gp-1b"] });
+  const r = await call(`/consent/Patient/${patient}`, { tok: patient === "lily-patient" ? tokens.grace : tokens.joe });
   assert.equal(r.status, 200, r.text);
   return r.json().entry.map((e) => e.resource);
 }
@@ -242,6 +243,9 @@ test("an opt-out made by the patient is enforced for professionals at the edge",
   assert.equal(denied.status, 403);
   const r = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { content: ["appointments"] } } });
   assert.equal(r.status, 201, r.text);
+  // Nor withdrawing one.
+  const withdraw = await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens.anne, method: "POST", body: { opt_out: r.json().id } });
+  assert.equal(withdraw.status, 403);
   const afterOptOut = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] });
   const record = JSON.parse(demoRecord("joe.json"));
   const withWrites = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe });
@@ -330,6 +334,52 @@ test("revoking a grant the person already had (the demo's baseline) ends it", as
   const after = (await call(`/proxy/Patient/${JOE}`, { tok: tokens.joe })).json().grants;
   assert.equal(after.filter((g) => g.id === anne.id).length, 1, "listed once, revoked");
   assert.equal(after.find((g) => g.id === anne.id).in_force, false);
+});
+
+// Framework 6.2: consent is between the person and those they choose. A
+// professional reads the permits in force for them, and, in neutral words,
+// that the person's choices restrict them; never what an opt-out is about.
+test("a professional reads only the permits in force for them; the person reads every choice", async () => {
+  const optOut = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { categories: ["complaints"] } } });
+  assert.equal(optOut.status, 201, optOut.text);
+  const id = optOut.json().id;
+  const mine = (await call(`/consent/Patient/${JOE}`, { tok: tokens.joe })).json();
+  assert.ok(mine.entry.some((e) => e.resource.id === id), "the person sees their opt-out");
+  const aed = await call(`/consent/Patient/${JOE}`, { tok: tokens["aed-doctor-6"] });
+  assert.equal(aed.status, 200);
+  const seen = aed.json();
+  assert.deepEqual(seen.entry.map((e) => e.resource.id).sort(), ["joe-aed"], "only the permit for AED staff at R9A");
+  assert.ok(seen.entry.every((e) => e.resource.provision.type === "permit"));
+  assert.deepEqual(seen.meta.tag.map((t) => t.code), ["restricted"]);
+  for (const hidden of [id, "complaints", "deny", "OPTOUT", "joe-discharge-team"]) assert.ok(!aed.text.includes(hidden), `${hidden} shown to a professional`);
+});
+
+test("an opt-out stands until withdrawn; a professional records the person's withdrawal only with a reason", async () => {
+  const everything = async () => ids((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] })).text);
+  const before = await everything();
+  assert.ok(before.includes("AllergyIntolerance/joe-allergy"), "Summary tier 2 is shared with AED staff");
+  const optOut = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { segments: [{ segment: "summary", tier: 2 }] } } });
+  assert.equal(optOut.status, 201, optOut.text);
+  const id = optOut.json().id;
+  assert.ok(!(await everything()).includes("AllergyIntolerance/joe-allergy"), "the opt-out withholds");
+  // A permit recorded later at the point of care does not widen it.
+  const permit = await call(`/consent/Patient/${JOE}`, { tok: tokens["aed-doctor-6"], method: "POST", body: {} });
+  assert.equal(permit.status, 201, permit.text);
+  assert.ok(!(await everything()).includes("AllergyIntolerance/joe-allergy"), "a later permit re-opened an opt-out");
+  // Withdrawals: by name, only by someone who may manage the sharing; a
+  // professional must give the person's reason.
+  assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens.joe, method: "POST", body: { opt_out: "no-such-opt-out" } })).status, 404);
+  assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens.susan, method: "POST", body: { opt_out: id } })).status, 404, "not Susan's record");
+  assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens["aed-doctor-6"], method: "POST", body: { opt_out: id } })).status, 400);
+  const w = await call(`/consent/Patient/${JOE}/withdraw`, {
+    tok: tokens["aed-doctor-6"],
+    method: "POST",
+    body: { opt_out: id, reason: "Joe told me he wants his summary shared again" },
+  });
+  assert.equal(w.status, 201, w.text);
+  assert.ok((await everything()).includes("AllergyIntolerance/joe-allergy"), "the withdrawal lets the permits apply again");
+  const mine = (await call(`/consent/Patient/${JOE}`, { tok: tokens.joe })).json().entry.map((e) => e.resource);
+  assert.ok(mine.some((c) => (c.extension ?? []).some((x) => x.valueReference?.reference === `Consent/${id}`)), "the withdrawal is on record for the person");
 });
 
 test("every request was audited, proxies as themselves on behalf of the patient", async () => {

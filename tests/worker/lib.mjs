@@ -271,6 +271,16 @@ export async function startWorker({ bindings, d1 = true, build = "build", clock 
   return mf;
 }
 
+/**
+ * The Consent resources the worker stored for a patient, oldest first, from
+ * its D1 (what a professional may not read back in full).
+ */
+export async function storedConsents(mf, patient) {
+  const db = await mf.getD1Database("DB");
+  const rows = (await db.prepare("SELECT resource FROM consents WHERE patient = ?1 ORDER BY rowid").bind(patient).all()).results;
+  return rows.map((r) => JSON.parse(r.resource));
+}
+
 /** The nodejs build of core: what the worker must produce. */
 export function engine() {
   const require = createRequire(import.meta.url);

@@ -1001,6 +1001,7 @@ async fn consent(
     let (patient, kind) = match rest.split_once('/') {
         None => (rest, None),
         Some((p, "opt-out")) => (p, Some("opt-out")),
+        Some((p, "withdraw")) => (p, Some("withdraw")),
         Some(_) => return Err(fail(Refusal::NotFound, &viewer)),
     };
     let patient = route::fhir_id(patient)
@@ -1030,7 +1031,19 @@ async fn consent(
                     all.push(directive::to_fhir(d, &patient, &viewer, policy).to_string());
                 }
             }
-            all.extend(stored);
+            // The person (and a proxy allowed to manage their sharing) sees
+            // every choice; a professional, the permits in force for them
+            // and whether the person's choices restrict them.
+            let body = if citizen {
+                all.extend(stored);
+                directive::bundle(&all)
+            } else {
+                let compiled = consent_set(cfg, ctx, &stored, &patient)
+                    .and_then(|set| set.compile(policy).map_err(|_| Refusal::BadGateway))
+                    .map_err(|r| fail(r, &viewer))?;
+                all.extend(stored);
+                directive::professional_view(&all, &compiled, &viewer, ctx.now)
+            };
             let row = Audit {
                 request_id: &ctx.id,
                 recorded: &ctx.recorded,
@@ -1046,8 +1059,7 @@ async fn consent(
             write_audit(db, &row, Vec::new())
                 .await
                 .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
-            let body = serde_json::to_vec(&directive::bundle(&all)).unwrap_or_default();
-            fhir(200, body, ctx)
+            fhir(200, serde_json::to_vec(&body).unwrap_or_default(), ctx)
         }
         (Method::Post, _) => {
             let body = req
@@ -1078,6 +1090,31 @@ async fn consent(
                         policy,
                     ),
                 ),
+                Some("withdraw") => {
+                    // A standing opt-out, by name: the person's, or a
+                    // professional's record of the person's withdrawal
+                    // with a reason.
+                    let stored = stored_consents(db, &patient)
+                        .await
+                        .map_err(|r| fail(r, &viewer))?;
+                    let standing =
+                        consent_set(cfg, ctx, &stored, &patient).map_err(|r| fail(r, &viewer))?;
+                    (
+                        "consent-withdraw",
+                        directive::withdraw(
+                            &body,
+                            directive::Standing {
+                                directives: &standing,
+                                reason_required: !citizen,
+                            },
+                            &patient,
+                            &viewer,
+                            &format!("w-{}", ctx.id),
+                            &ctx.recorded,
+                            policy,
+                        ),
+                    )
+                }
                 Some(_) => (
                     "consent-opt-out",
                     directive::opt_out(
@@ -1091,7 +1128,11 @@ async fn consent(
                 ),
             };
             let recorded = recorded.map_err(|r| fail(r, &viewer))?;
-            let kind_text = if kind.is_some() { "deny" } else { "permit" };
+            let kind_text = match recorded.directive.kind {
+                DirectiveKind::Permit => "permit",
+                DirectiveKind::Deny => "deny",
+                DirectiveKind::Withdraw => "withdraw",
+            };
             let stmt = db_ref
                 .prepare("INSERT INTO consents (id, patient, recorded, kind, recorded_by, resource) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .bind(&[

@@ -56,8 +56,14 @@ const CATEGORIES = [
 ];
 const PROFILE_IDS = ["1a", "1b", "1c", "2a", "2b", "3a", "3b", "4", "5", "6", "7"];
 
+const WITHDRAWS_URL = "https://fhir.tiergate.example/StructureDefinition/withdraws";
+
+/** The id of the opt-out a Consent withdraws, if it is a withdrawal. */
+const withdrawnBy = (c) => (c.extension ?? []).find((e) => e.url === WITHDRAWS_URL)?.valueReference?.reference?.replace(/^Consent\//, "") ?? null;
+
 /** One FHIR Consent in plain language. */
 function describeConsent(c) {
+  if (withdrawnBy(c)) return "You withdrew an earlier choice not to share.";
   const p = c.provision ?? {};
   const deny = p.type === "deny";
   const what = [];
@@ -182,8 +188,41 @@ export async function sharingView(root, { who, patient, standing, onAuthLost, ca
     return;
   }
   const existing = (consentBundle?.entry ?? []).map((e) => e?.resource).filter((r) => r?.resourceType === "Consent");
+  const withdrawn = new Set(existing.map(withdrawnBy).filter(Boolean));
+  // An opt-out stands until it is withdrawn: each standing one can be.
+  const withdrawButton = (c) => {
+    if (c.provision?.type !== "deny" || withdrawn.has(c.id)) return null;
+    const button = h("button", { type: "button", class: "button secondary", "data-withdraw": c.id }, "Withdraw this choice");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await request(`/consent/Patient/${encodeURIComponent(patient)}/withdraw`, { method: "POST", body: { opt_out: c.id } });
+      } catch (e) {
+        button.disabled = false;
+        if (authLost(e)) return onAuthLost();
+        button.after(h("p", { class: "error", role: "alert" }, errorText(e, FORBIDDEN)));
+        return;
+      }
+      await sharingView(root, { who, patient, standing, onAuthLost, canSwitch });
+      document.getElementById("current-title")?.after(h("p", { class: "notice notice-info", role: "status", id: "choice-saved" }, "Your earlier choice has been withdrawn. It no longer applies from now."));
+    });
+    return button;
+  };
   const current = existing.length
-    ? h("ul", { id: "current-choices", class: "choice-list" }, existing.map((c) => h("li", { "data-consent": c.id }, describeConsent(c), c.dateTime ? h("span", { class: "hint" }, ` Recorded ${formatDateTime(c.dateTime)}.`) : null)))
+    ? h(
+        "ul",
+        { id: "current-choices", class: "choice-list" },
+        existing.map((c) =>
+          h(
+            "li",
+            { "data-consent": c.id, ...(withdrawn.has(c.id) ? { "data-withdrawn": "true" } : {}) },
+            describeConsent(c),
+            withdrawn.has(c.id) ? h("span", { class: "hint" }, " (withdrawn)") : null,
+            c.dateTime ? h("span", { class: "hint" }, ` Recorded ${formatDateTime(c.dateTime)}.`) : null,
+            withdrawButton(c),
+          ),
+        ),
+      )
     : statusBox("empty", "No choices have been recorded. Without a choice, professionals see the record only with consent or in an emergency.");
 
   const radio = (name, value, label, checked = false) => {
@@ -275,7 +314,7 @@ export async function sharingView(root, { who, patient, standing, onAuthLost, ca
     root,
     heading,
     banner,
-    h("p", {}, "You decide who can see your record. Professionals caring for you see only the parts their role needs, and only with your agreement, except in an emergency."),
+    h("p", {}, "You decide who can see your record. Professionals caring for you see only the parts their role needs, and only with your agreement, except in an emergency. A choice not to share stands until you withdraw it: agreeing to share later does not undo it."),
     h("section", { "aria-labelledby": "current-title" }, h("h2", { id: "current-title" }, "Your choices so far"), current),
     h("section", { "aria-labelledby": "new-title" }, h("h2", { id: "new-title" }, "Make a new choice"), form),
   );

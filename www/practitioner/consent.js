@@ -3,7 +3,7 @@
 // practitioner may record the patient's consent (scoped as the policy's
 // consent model allows) or, in an emergency, break glass (reason required,
 // time-limited, always investigated). The edge validates and enforces both.
-import { ApiError, recordConsent, session } from "../shared/api.js";
+import { ApiError, consents, recordConsent, session } from "../shared/api.js";
 import { h } from "../shared/dom.js";
 import { policyInfo } from "../shared/engine.js";
 import { formatMinutes, formatTime } from "../shared/format.js";
@@ -104,8 +104,29 @@ function consentForm({ patientId, user, onConsentRecorded, onAuthLost }) {
     submit,
     msg,
   );
+  // Before anything is recorded: say whether the patient's own choices
+  // restrict what this viewer sees (never what they are about), since
+  // recording consent will not change that.
+  const restricted = h("div", { id: "consent-restrictions", "aria-live": "polite" });
+  form.prepend(restricted);
+  consents(patientId)
+    .then(({ body }) => {
+      if ((body?.meta?.tag ?? []).some((t) => t.system === RESTRICTED_SYSTEM && t.code === "restricted")) {
+        restricted.append(
+          h(
+            "p",
+            { class: "notice notice-info", "data-restricted": "true" },
+            "The patient has chosen not to share part of their record with you. Recording consent will not change that: only the patient can withdraw their choice.",
+          ),
+        );
+      }
+    })
+    .catch(() => {});
   return h("details", { class: "action", id: "consent-action" }, h("summary", { id: "consent-form-title" }, "Record the patient's consent"), form);
 }
+
+/** The tag on a consent read that says the patient's choices restrict this viewer. */
+const RESTRICTED_SYSTEM = "https://fhir.tiergate.example/CodeSystem/consent-view";
 
 function radio(name, value, label, checked = false) {
   const id = `${name}-${value}`;

@@ -653,6 +653,7 @@ fn directive_lines(d: &ConsentDirective, now: OffsetDateTime) -> (String, String
     let kind = match d.kind {
         DirectiveKind::Permit => "permit",
         DirectiveKind::Deny => "deny (opt-out)",
+        DirectiveKind::Withdraw => "withdrawal of an opt-out",
     };
     let recorded = d.recorded.get(..10).unwrap_or(&d.recorded);
     let mut who = Vec::new();
@@ -681,7 +682,9 @@ fn directive_lines(d: &ConsentDirective, now: OffsetDateTime) -> (String, String
         what.push(match (s.tier, d.kind) {
             (None, _) => s.segment.clone(),
             (Some(t), DirectiveKind::Permit) => format!("{} to tier {t}", s.segment),
-            (Some(t), DirectiveKind::Deny) => format!("{} from tier {t}", s.segment),
+            (Some(t), DirectiveKind::Deny | DirectiveKind::Withdraw) => {
+                format!("{} from tier {t}", s.segment)
+            }
         });
     }
     if !d.scope.content.is_empty() {

@@ -391,8 +391,10 @@ impl AuditEvent {
                     "opted-out" => event.opted_out.push(v.to_owned()),
                     _ => {
                         if let Some(reason) = t.strip_prefix("withheld:") {
-                            *event.withheld.entry(withheld_class(reason).to_owned()).or_default() +=
-                                count()?;
+                            *event
+                                .withheld
+                                .entry(withheld_class(reason).to_owned())
+                                .or_default() += count()?;
                         } else if let Some(k) = t.strip_prefix("relationship:") {
                             let kind = RelationshipKind::parse(k).ok_or_else(|| {
                                 shape(&format!("{path}/type"), "unknown relationship kind")

@@ -1,9 +1,13 @@
 //! Consent directives: explicit consent and opt-outs (framework 6.2).
 //!
 //! Directives come in a compact JSON form or as FHIR R4 `Consent`
-//! resources (see `docs/consent.md` for the mapping). For each entry and
-//! placement the latest directive in force that covers it decides: a
-//! permit shares, a deny (opt-out) withholds, and none means no consent.
+//! resources (see `docs/consent.md` for the mapping, and the precedence).
+//! For each entry and placement, a deny (opt-out) in force that covers it
+//! withholds it, whatever was permitted before or after: an opt-out stands
+//! until it is withdrawn by name (a `withdraw` directive), or unless a
+//! permit nested inside it (a FHIR provision's exception) carves the entry
+//! out. Otherwise a permit in force that covers it shares it, and none means
+//! no consent.
 //!
 //! Scope semantics:
 //! * a permit's segment scope with a tier covers that tier and the tiers
@@ -38,6 +42,8 @@ pub enum DirectiveKind {
     Permit,
     /// Refusal or opt-out.
     Deny,
+    /// The withdrawal of an earlier opt-out, named by `withdraws`.
+    Withdraw,
 }
 
 /// One decision the person made.
@@ -56,6 +62,13 @@ pub struct ConsentDirective {
     /// What it applies to; empty means the whole record.
     #[serde(default)]
     pub scope: Scope,
+    /// For a `withdraw`: the id of the opt-out it withdraws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdraws: Option<String>,
+    /// Why, in the recorder's words (required of a professional recording
+    /// a person's withdrawal; never used in a decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +229,7 @@ impl ConsentSet {
     /// Checks every directive against the policy and orders them.
     pub fn compile(&self, policy: &Policy) -> Result<CompiledConsent, ConsentError> {
         let mut keyed = Vec::with_capacity(self.directives.len());
+        let mut withdrawals: Vec<(String, OffsetDateTime)> = Vec::new();
         for (i, d) in self.directives.iter().enumerate() {
             let base = format!("/directives/{i}");
             if d.id.trim().is_empty() {
@@ -224,6 +238,25 @@ impl ConsentSet {
             let recorded = fhirtime::parse(&d.recorded, Edge::Start).ok_or_else(|| {
                 ConsentError::new(format!("{base}/recorded"), "not a date or date-time")
             })?;
+            match (d.kind, &d.withdraws) {
+                (DirectiveKind::Withdraw, Some(id)) if !id.trim().is_empty() => {
+                    withdrawals.push((id.clone(), recorded));
+                    continue;
+                }
+                (DirectiveKind::Withdraw, _) => {
+                    return Err(ConsentError::new(
+                        format!("{base}/withdraws"),
+                        "a withdrawal names the opt-out it withdraws",
+                    ))
+                }
+                (_, Some(_)) => {
+                    return Err(ConsentError::new(
+                        format!("{base}/withdraws"),
+                        "only a withdrawal withdraws",
+                    ))
+                }
+                (_, None) => {}
+            }
             let bound = |v: &Option<String>, edge, name: &str| -> Result<_, ConsentError> {
                 v.as_deref()
                     .map(|s| {
@@ -322,6 +355,14 @@ impl ConsentSet {
             ));
         }
         keyed.sort_by_key(|k| (k.0, k.1));
+        // An opt-out withdrawn by name, at or after it was made, is gone;
+        // a withdrawal of anything else withdraws nothing.
+        keyed.retain(|(_, _, c)| {
+            c.kind != DirectiveKind::Deny
+                || !withdrawals
+                    .iter()
+                    .any(|(id, at)| *id == c.id && *at >= c.recorded)
+        });
         Ok(CompiledConsent {
             directives: keyed.into_iter().map(|(_, _, c)| c).collect(),
         })
@@ -377,6 +418,25 @@ impl CompiledConsent {
             .collect()
     }
 
+    /// The ids of the permits in force for this viewer (top-level ids: a
+    /// nested provision's `id.0` counts as `id`).
+    pub fn permits_in_force(&self, viewer: &Viewer, now: OffsetDateTime) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .in_force(viewer, now)
+            .filter(|d| d.kind == DirectiveKind::Permit)
+            .map(|d| d.id.split('.').next().unwrap_or(&d.id).to_owned())
+            .collect();
+        out.dedup();
+        out
+    }
+
+    /// Whether an opt-out in force applies to this viewer (what it covers
+    /// is not said).
+    pub fn restricts(&self, viewer: &Viewer, now: OffsetDateTime) -> bool {
+        self.in_force(viewer, now)
+            .any(|d| d.kind == DirectiveKind::Deny)
+    }
+
     /// For audit: when the latest permit in force for this viewer was
     /// recorded (the "recorded consent" relationship of framework 6.3).
     pub fn latest_permit(&self, viewer: &Viewer, now: OffsetDateTime) -> Option<OffsetDateTime> {
@@ -386,8 +446,10 @@ impl CompiledConsent {
             .max()
     }
 
-    /// The latest directive in force for this viewer that covers the entry
-    /// in this placement.
+    /// What the directives in force for this viewer say of the entry in
+    /// this placement: the first opt-out covering it that no permit nested
+    /// inside it carves out, else the latest permit covering it, else
+    /// nothing. A later permit never widens a standing opt-out.
     pub(crate) fn verdict(
         &self,
         viewer: &Viewer,
@@ -395,23 +457,39 @@ impl CompiledConsent {
         entry: EntryKey<'_>,
         placement: Option<Placement>,
     ) -> ConsentVerdict<'_> {
-        for d in self.directives.iter().rev() {
-            if d.start.is_some_and(|s| now < s) || d.end.is_some_and(|e| now >= e) {
-                continue;
-            }
-            if !d.applies_to(viewer) || !d.covers(entry, placement) {
-                continue;
-            }
-            return match d.kind {
-                DirectiveKind::Permit => ConsentVerdict::Permit(&d.id),
-                DirectiveKind::Deny => ConsentVerdict::Deny(&d.id),
-            };
+        let covering = || {
+            self.directives.iter().filter(move |d| {
+                !(d.start.is_some_and(|s| now < s) || d.end.is_some_and(|e| now >= e))
+                    && d.applies_to(viewer)
+                    && d.covers(entry, placement)
+            })
+        };
+        let deny = covering().find(|d| {
+            d.kind == DirectiveKind::Deny
+                && !covering().any(|p| p.kind == DirectiveKind::Permit && p.is_exception_of(d))
+        });
+        if let Some(d) = deny {
+            return ConsentVerdict::Deny(&d.id);
         }
-        ConsentVerdict::Silent
+        match covering().rfind(|d| d.kind == DirectiveKind::Permit) {
+            Some(p) => ConsentVerdict::Permit(&p.id),
+            None => ConsentVerdict::Silent,
+        }
     }
 }
 
 impl Compiled {
+    /// Whether this directive is an exception nested inside `parent`: a
+    /// FHIR provision within its provision, made in the same Consent (ids
+    /// `parent.0`, `parent.0.1`, recorded at the same instant).
+    fn is_exception_of(&self, parent: &Compiled) -> bool {
+        self.recorded == parent.recorded
+            && self
+                .id
+                .strip_prefix(parent.id.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+    }
+
     fn applies_to(&self, viewer: &Viewer) -> bool {
         (self.organisations.is_empty() || self.organisations.contains(&viewer.organisation))
             && (self.profiles.is_empty() || self.profiles.contains(&viewer.profile))
@@ -426,7 +504,9 @@ impl Compiled {
                         && match (tier, self.kind) {
                             (None, _) => true,
                             (Some(t), DirectiveKind::Permit) => p.tier <= *t,
-                            (Some(t), DirectiveKind::Deny) => p.tier >= *t,
+                            (Some(t), DirectiveKind::Deny | DirectiveKind::Withdraw) => {
+                                p.tier >= *t
+                            }
                         }
                 })
             });
@@ -444,7 +524,7 @@ impl Compiled {
 }
 
 /// FHIR R4 `Consent` to directives.
-mod fhir {
+pub mod fhir {
     use super::*;
 
     const PROVISION_KEYS: &[&str] = &[
@@ -457,6 +537,65 @@ mod fhir {
         "action",
     ];
     const MAX_NESTING: usize = 8;
+
+    /// The extension that makes a Consent the withdrawal of an earlier
+    /// opt-out (`valueReference` to `Consent/<id>`), and the one giving the
+    /// recorder's reason (`valueString`).
+    pub const WITHDRAWS_URL: &str = "https://fhir.tiergate.example/StructureDefinition/withdraws";
+    pub const REASON_URL: &str =
+        "https://fhir.tiergate.example/StructureDefinition/withdrawal-reason";
+
+    /// A Consent that withdraws an earlier opt-out: no provision, and the
+    /// withdrawn opt-out named by reference.
+    fn read_withdrawal(
+        res: &Map<String, Value>,
+        id: &str,
+        recorded: &str,
+        path: &str,
+    ) -> Result<Option<ConsentDirective>, ConsentError> {
+        let extensions = res.get("extension").and_then(Value::as_array);
+        let find = |url: &str| {
+            extensions
+                .into_iter()
+                .flatten()
+                .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
+        };
+        let Some(ext) = find(WITHDRAWS_URL) else {
+            return Ok(None);
+        };
+        if res.contains_key("provision") {
+            return Err(ConsentError::new(
+                format!("{path}/provision"),
+                "a withdrawal has no provision of its own",
+            ));
+        }
+        let withdrawn = ext
+            .get("valueReference")
+            .and_then(|r| r.get("reference"))
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("Consent/"))
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                ConsentError::new(
+                    format!("{path}/extension"),
+                    "a withdrawal names the opt-out it withdraws as `Consent/<id>`",
+                )
+            })?;
+        let reason = find(REASON_URL)
+            .and_then(|e| e.get("valueString"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(Some(ConsentDirective {
+            id: id.to_owned(),
+            kind: DirectiveKind::Withdraw,
+            recorded: recorded.to_owned(),
+            period: None,
+            actors: Actors::default(),
+            scope: Scope::default(),
+            withdraws: Some(withdrawn.to_owned()),
+            reason,
+        }))
+    }
 
     pub(super) fn read_consent(
         res: &Map<String, Value>,
@@ -477,6 +616,10 @@ mod fhir {
         let recorded = res.get("dateTime").and_then(Value::as_str).ok_or_else(|| {
             ConsentError::new(format!("{path}/dateTime"), "a Consent needs dateTime")
         })?;
+        if let Some(withdrawal) = read_withdrawal(res, id, recorded, path)? {
+            out.push(withdrawal);
+            return Ok(());
+        }
         let provision = res
             .get("provision")
             .and_then(Value::as_object)
@@ -571,6 +714,8 @@ mod fhir {
                 period,
                 actors,
                 scope,
+                withdraws: None,
+                reason: None,
             };
             if kind == DirectiveKind::Deny || shares(prov, &ppath)? {
                 out.push(directive.clone());

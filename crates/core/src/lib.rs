@@ -89,6 +89,7 @@ pub mod terms;
 pub mod text;
 mod viewer;
 
+pub use consent::fhir as consent_fhir;
 pub use consent::{
     Actors, CompiledConsent, ConsentDirective, ConsentSet, DirectiveKind, Period, Scope,
     SegmentScope,

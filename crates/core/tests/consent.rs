@@ -691,13 +691,17 @@ fn directives_outside_their_period_are_not_in_force() {
     assert!(allowed(&decide(&viewer("1a", ORG), &c), "pat"));
 }
 
+/// Framework 6.2: the person "holds the right to opt out"; their opt-out
+/// stands until they withdraw it by name, and no permit, earlier or later,
+/// widens what it withholds (docs/consent.md, precedence).
 #[test]
-fn the_later_directive_wins() {
+fn an_opt_out_stands_until_withdrawn() {
     let permit = |recorded: &str| {
         json!({"id": format!("permit@{recorded}"), "kind": "permit", "recorded": recorded,
                "actors": {"organisations": [ORG]}})
     };
     let deny = |recorded: &str| json!({"id": format!("deny@{recorded}"), "kind": "deny", "recorded": recorded});
+    let withdraw = |recorded: &str, of: &str| json!({"id": format!("withdraw@{recorded}"), "kind": "withdraw", "recorded": recorded, "withdraws": of});
 
     // Permit, then deny: withheld.
     let c = compact(json!([
@@ -708,37 +712,44 @@ fn the_later_directive_wins() {
     assert_eq!(d.summary.allowed, 0);
     assert_withheld(&d, &["pat", "lab"], "opted_out");
 
-    // Deny, then permit: allowed.
+    // Deny, then a later permit: still withheld.
     let c = compact(json!([
         deny("2026-11-01T09:00:00Z"),
         permit("2026-11-02T09:00:00Z")
+    ]));
+    assert_withheld(
+        &decide(&viewer("1a", ORG), &c),
+        &["pat", "lab", "careplan"],
+        "opted_out",
+    );
+
+    // Deny, its withdrawal, then a permit: shared by the permit.
+    let c = compact(json!([
+        deny("2026-11-01T09:00:00Z"),
+        withdraw("2026-11-02T09:00:00Z", "deny@2026-11-01T09:00:00Z"),
+        permit("2026-11-03T09:00:00Z")
     ]));
     let d = decide(&viewer("1a", ORG), &c);
     assert_allowed(&d, &["pat", "lab", "careplan"]);
     assert_eq!(
         entry(&d, "pat").consent.as_deref(),
-        Some("permit@2026-11-02T09:00:00Z")
+        Some("permit@2026-11-03T09:00:00Z")
     );
 
-    // Order is by time recorded, not by position in the list.
-    let c = compact(json!([
-        permit("2026-11-02T09:00:00Z"),
-        deny("2026-11-01T09:00:00Z")
-    ]));
-    assert_allowed(&decide(&viewer("1a", ORG), &c), &["pat"]);
-    let c = compact(json!([
-        deny("2026-11-02T09:00:00Z"),
-        permit("2026-11-01T09:00:00Z")
-    ]));
-    assert_withheld(&decide(&viewer("1a", ORG), &c), &["pat"], "opted_out");
-    // Offsets are compared as instants: 10:00+02:00 is before 09:00Z.
-    let c = compact(json!([
-        permit("2026-11-02T09:00:00Z"),
-        deny("2026-11-02T10:00:00+02:00")
-    ]));
-    assert_allowed(&decide(&viewer("1a", ORG), &c), &["pat"]);
+    // A withdrawal recorded before the opt-out, or naming another, withdraws nothing.
+    for w in [
+        withdraw("2026-10-01T09:00:00Z", "deny@2026-11-01T09:00:00Z"),
+        withdraw("2026-11-02T09:00:00Z", "no-such-opt-out"),
+    ] {
+        let c = compact(json!([
+            deny("2026-11-01T09:00:00Z"),
+            w,
+            permit("2026-11-03T09:00:00Z")
+        ]));
+        assert_withheld(&decide(&viewer("1a", ORG), &c), &["pat"], "opted_out");
+    }
 
-    // A later, narrower permit re-opens part of an opted-out record.
+    // A later, narrower permit does not re-open part of an opted-out record.
     let c = compact(json!([
         deny("2026-11-01T09:00:00Z"),
         {"id": "summary", "kind": "permit", "recorded": "2026-11-03",
@@ -746,8 +757,30 @@ fn the_later_directive_wins() {
          "scope": {"segments": [{"segment": "summary", "tier": 2}]}}
     ]));
     let d = decide(&viewer("1a", ORG), &c);
-    assert_eq!(allowed_ids(&d), vec!["pat", "allergy", "med"]);
-    assert_withheld(&d, &["careplan", "lab"], "opted_out");
+    assert_eq!(allowed_ids(&d), Vec::<String>::new());
+    assert_withheld(&d, &["pat", "careplan", "lab"], "opted_out");
+
+    // A narrower opt-out withholds only what it covers; a permit shares the rest.
+    let c = compact(json!([
+        {"id": "no-community", "kind": "deny", "recorded": "2026-11-01",
+         "scope": {"segments": [{"segment": "community"}]}},
+        permit("2026-11-03T09:00:00Z")
+    ]));
+    let d = decide(&viewer("1a", ORG), &c);
+    assert!(allowed(&d, "pat") && allowed(&d, "lab"));
+    assert_withheld(&d, &["sig-event"], "opted_out");
+
+    // A withdrawal is not a permit, and names what it withdraws.
+    let c = compact(json!([
+        deny("2026-11-01T09:00:00Z"),
+        withdraw("2026-11-02T09:00:00Z", "deny@2026-11-01T09:00:00Z")
+    ]));
+    assert_withheld(&decide(&viewer("1a", ORG), &c), &["pat"], "no_consent");
+    let bad = ConsentSet::from_value(
+        &json!({"directives": [{"id": "w", "kind": "withdraw", "recorded": "2026-11-02"}]}),
+        policy(),
+    );
+    assert_eq!(bad.unwrap_err().path, "/directives/0/withdraws");
 }
 
 #[test]
@@ -1362,4 +1395,120 @@ fn audit_facts_segment_opt_outs_and_the_latest_permit_for_the_viewer() {
         Some(datetime!(2026-09-01 00:00 UTC))
     );
     assert_eq!(set.latest_permit(&viewer("6", "X99"), NOW), None);
+}
+
+mod precedence {
+    //! The precedence of docs/consent.md against a reading of it written
+    //! here: for random sequences of permits, opt-outs and withdrawals, an
+    //! entry is withheld as opted out if an opt-out in force for the viewer
+    //! covers it and was not withdrawn by name after it was made; otherwise
+    //! shared if a permit for the viewer covers it; otherwise withheld for
+    //! want of consent.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Permit {
+            whole: bool,
+            ours: bool,
+        },
+        Deny {
+            whole: bool,
+            ours: bool,
+        },
+        /// Withdraws the n-th directive of the sequence (whatever it is).
+        Withdraw {
+            of: usize,
+        },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (any::<bool>(), any::<bool>()).prop_map(|(whole, ours)| Step::Permit { whole, ours }),
+            (any::<bool>(), any::<bool>()).prop_map(|(whole, ours)| Step::Deny { whole, ours }),
+            (0usize..8).prop_map(|of| Step::Withdraw { of }),
+        ]
+    }
+
+    /// The scope of a non-whole directive: community, which the Patient
+    /// (Summary tier 1) is not in.
+    fn directives(steps: &[(Step, u32)]) -> Value {
+        let id = |i: usize| format!("d{i}");
+        let when = |day: u32| format!("2026-10-{:02}T09:00:00Z", day + 1);
+        let actors = |ours: bool| {
+            if ours {
+                json!({"organisations": [ORG]})
+            } else {
+                json!({})
+            }
+        };
+        let scope = |whole: bool| {
+            if whole {
+                json!({})
+            } else {
+                json!({"segments": [{"segment": "community"}]})
+            }
+        };
+        Value::Array(
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, (s, day))| match s {
+                    Step::Permit { whole, ours } => {
+                        json!({"id": id(i), "kind": "permit", "recorded": when(*day),
+                        "actors": actors(*ours), "scope": scope(*whole)})
+                    }
+                    Step::Deny { whole, ours } => {
+                        json!({"id": id(i), "kind": "deny", "recorded": when(*day),
+                        "actors": actors(*ours), "scope": scope(*whole)})
+                    }
+                    Step::Withdraw { of } => {
+                        json!({"id": id(i), "kind": "withdraw", "recorded": when(*day),
+                        "withdraws": id(*of % steps.len())})
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// What the person's choices say of the Patient entry, for a viewer at ORG.
+    fn model(steps: &[(Step, u32)]) -> &'static str {
+        let withdrawn = |i: usize, made: u32| {
+            steps.iter().any(|(s, day)| {
+                matches!(s, Step::Withdraw { of } if of % steps.len() == i) && *day >= made
+            })
+        };
+        // Every generated directive applies to the viewer (everyone or ORG);
+        // only a whole-record one covers the Patient.
+        let opted_out = steps.iter().enumerate().any(|(i, (s, day))| {
+            matches!(s, Step::Deny { whole: true, .. }) && !withdrawn(i, *day)
+        });
+        if opted_out {
+            return "opted_out";
+        }
+        if steps
+            .iter()
+            .any(|(s, _)| matches!(s, Step::Permit { whole: true, .. }))
+        {
+            return "allowed";
+        }
+        "no_consent"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_engine_follows_the_written_precedence(steps in prop::collection::vec((step(), 0u32..20), 1..8)) {
+            let c = compact(directives(&steps));
+            let d = decide(&viewer("1a", ORG), &c);
+            let pat = entry(&d, "pat");
+            let got = if pat.decision == Verdict::Allow {
+                "allowed".to_owned()
+            } else {
+                pat.reasons.iter().map(Reason::code).collect::<Vec<_>>().join(",")
+            };
+            prop_assert_eq!(got, model(&steps), "{}", directives(&steps));
+        }
+    }
 }

@@ -223,7 +223,9 @@ impl Audit<'_> {
             // by people who may not know what the record holds).
             let mut classes: std::collections::BTreeMap<&str, usize> = Default::default();
             for (reason, n) in &s.withheld_by_reason {
-                *classes.entry(tiergate_core::audit::withheld_class(reason)).or_default() += n;
+                *classes
+                    .entry(tiergate_core::audit::withheld_class(reason))
+                    .or_default() += n;
             }
             for (class, n) in classes {
                 details.push(detail(&format!("withheld:{class}"), n.to_string()));

@@ -87,6 +87,8 @@ pub fn permit(
             users: Vec::new(),
         },
         scope: req.scope,
+        withdraws: None,
+        reason: None,
     };
     finish(directive, patient, recorder, policy)
 }
@@ -111,9 +113,122 @@ pub fn choice(
         period: req.period,
         actors: req.actors,
         scope: req.scope,
+        withdraws: None,
+        reason: None,
     };
     finish(directive, patient, recorder, policy)
 }
+
+/// Body of `POST /consent/Patient/{id}/withdraw`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// The id of the opt-out withdrawn.
+    pub opt_out: String,
+    /// Why: required when a professional records the person's withdrawal.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What a withdrawal is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Standing<'a> {
+    /// The patient's current set: the opt-out must be one of its denies.
+    pub directives: &'a ConsentSet,
+    /// A professional recording the person's withdrawal gives their reason.
+    pub reason_required: bool,
+}
+
+/// The withdrawal of a standing opt-out, by name: only the person (or a
+/// proxy allowed to manage their sharing) withdraws one, or a professional
+/// recording the person's explicit withdrawal with a reason. Anything but
+/// one of the patient's opt-outs is refused.
+pub fn withdraw(
+    body: &[u8],
+    standing: Standing<'_>,
+    patient: &str,
+    recorder: &Viewer,
+    id: &str,
+    now: &str,
+    policy: &Policy,
+) -> Result<Recorded, Refusal> {
+    let req: WithdrawRequest = parse(body)?;
+    let reason = req
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if standing.reason_required && reason.is_none() {
+        return Err(Refusal::BadRequest);
+    }
+    if reason.as_ref().is_some_and(|r| {
+        r.chars().count() > 500
+            || r.chars()
+                .any(|c| c.is_control() || crate::breakglass::is_invisible_format(c))
+    }) {
+        return Err(Refusal::BadRequest);
+    }
+    let named = standing
+        .directives
+        .directives
+        .iter()
+        .any(|d| d.kind == DirectiveKind::Deny && d.id == req.opt_out);
+    if !named {
+        return Err(Refusal::NotFound);
+    }
+    let directive = ConsentDirective {
+        id: id.to_owned(),
+        kind: DirectiveKind::Withdraw,
+        recorded: now.to_owned(),
+        period: None,
+        actors: Actors::default(),
+        scope: Scope::default(),
+        withdraws: Some(req.opt_out),
+        reason,
+    };
+    finish(directive, patient, recorder, policy)
+}
+
+/// What a professional may read of a patient's directives (framework 6.2:
+/// consent is between the person and those they share with): the permits
+/// in force for them, and, in neutral words, whether a choice of the
+/// person's restricts what they see, never what it is about. `resources`
+/// are the patient's Consent resources (JSON texts).
+pub fn professional_view(
+    resources: &[String],
+    compiled: &tiergate_core::CompiledConsent,
+    viewer: &Viewer,
+    now: time::OffsetDateTime,
+) -> Value {
+    let permits = compiled.permits_in_force(viewer, now);
+    let shown: Vec<String> = resources
+        .iter()
+        .filter(|r| {
+            serde_json::from_str::<Value>(r)
+                .ok()
+                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                .is_some_and(|id| permits.contains(&id))
+        })
+        .cloned()
+        .collect();
+    let mut out = bundle(&shown);
+    if compiled.restricts(viewer, now) {
+        if let Some(map) = out.as_object_mut() {
+            map.insert(
+                "meta".into(),
+                json!({"tag": [{
+                    "system": RESTRICTED_SYSTEM,
+                    "code": "restricted",
+                    "display": "The person has chosen not to share part of their record with you"
+                }]}),
+            );
+        }
+    }
+    out
+}
+
+/// The tag of a professional's view of consent that says the person's
+/// choices restrict what they see.
+pub const RESTRICTED_SYSTEM: &str = "https://fhir.tiergate.example/CodeSystem/consent-view";
 
 /// An opt-out, recorded on the patient's behalf: a [`choice`] to deny.
 pub fn opt_out(
@@ -202,6 +317,7 @@ pub fn to_fhir(d: &ConsentDirective, patient: &str, recorder: &Viewer, policy: &
     let (kind, rule) = match d.kind {
         DirectiveKind::Permit => ("permit", "OPTIN"),
         DirectiveKind::Deny => ("deny", "OPTOUT"),
+        DirectiveKind::Withdraw => return withdrawal_fhir(d, patient, recorder, ods),
     };
     let mut provision = serde_json::Map::new();
     provision.insert("type".into(), kind.into());
@@ -236,6 +352,29 @@ pub fn to_fhir(d: &ConsentDirective, patient: &str, recorder: &Viewer, policy: &
         "organization": [{"identifier": {"system": ods, "value": recorder.organisation}}],
         "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": rule}]},
         "provision": Value::Object(provision),
+    })
+}
+
+/// The Consent that withdraws an opt-out (see `docs/consent.md`).
+fn withdrawal_fhir(d: &ConsentDirective, patient: &str, recorder: &Viewer, ods: &str) -> Value {
+    let mut extension = vec![json!({
+        "url": tiergate_core::consent_fhir::WITHDRAWS_URL,
+        "valueReference": {"reference": format!("Consent/{}", d.withdraws.as_deref().unwrap_or_default())}
+    })];
+    if let Some(r) = &d.reason {
+        extension.push(json!({"url": tiergate_core::consent_fhir::REASON_URL, "valueString": r}));
+    }
+    json!({
+        "resourceType": "Consent",
+        "id": d.id,
+        "extension": extension,
+        "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": format!("Patient/{patient}")},
+        "dateTime": d.recorded,
+        "performer": [{"identifier": {"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": recorder.user_id}}],
+        "organization": [{"identifier": {"system": ods, "value": recorder.organisation}}],
     })
 }
 
