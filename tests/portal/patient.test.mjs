@@ -459,6 +459,66 @@ test("THE KEY TEST: Joe opts out of Summary level 2 in the portal, and the edge 
   // Joe still sees his own record in full.
   const joe = await edgeEverything(portal.url, await demoToken(portal.url, "joe"), JOE);
   for (const r of summaryTwo) assert.ok(joe.refs.has(r), `${r} withheld from Joe himself`);
+
+  // The choice stands until Joe withdraws it, in the same page.
+  const again = await chrome.page();
+  try {
+    await signIn(again.page, "joe");
+    await open(again.page, "sharing");
+    const withdraw = again.page.locator("#current-choices [data-withdraw]");
+    assert.equal(await withdraw.count(), 1, "one standing choice to withdraw");
+    await withdraw.click();
+    await again.page.waitForSelector('#choice-saved:has-text("withdrawn")');
+    assert.equal(await again.page.locator("#current-choices [data-withdrawn]").count(), 1);
+    assert.equal(await again.page.locator("#current-choices [data-withdraw]").count(), 0);
+    assert.deepEqual(seriousOnly(again.problems), []);
+  } finally {
+    await again.context.close();
+  }
+  const withdrawn = await edgeEverything(portal.url, aed, JOE);
+  for (const r of summaryTwo) assert.ok(withdrawn.refs.has(r), `${r} still withheld after the withdrawal`);
+});
+
+test("carers: a sensitive part of the record is shared with a carer only when named, with a warning", { timeout: 150_000 }, async () => {
+  const { page, context, problems } = await chrome.page();
+  try {
+    await signIn(page, "joe");
+    await open(page, "carers");
+    const give = async (withComplaints) => {
+      await page.fill("#grantee", "nhs-login-susan-carney");
+      await page.fill("#grantee-name", "Susan Carney");
+      await page.check("#scope-record");
+      if (withComplaints) {
+        await page.click("#grant-categories > summary");
+        assert.equal(await page.isVisible("#grant-categories-warning"), false, "no warning before a choice");
+        await page.check("#category-complaints");
+        await page.waitForSelector("#grant-categories-warning:visible");
+        assert.match(await page.textContent("#grant-categories-warning"), /Complaints/);
+      }
+      await page.click("#grant-save");
+      await page.waitForSelector("#grant-saved");
+    };
+    const susan = await demoToken(portal.url, "susan");
+    const revoke = async () => {
+      await page.locator('[data-grantee="nhs-login-susan-carney"] button').click();
+      await page.waitForSelector('#grant-saved:has-text("no longer has access")');
+    };
+    await give(false);
+    assert.equal(await page.locator('[data-grantee="nhs-login-susan-carney"] [data-categories]').count(), 0);
+    const plain = await edgeEverything(portal.url, susan, JOE);
+    assert.equal(plain.status, 200);
+    assert.ok(plain.refs.has("Condition/joe-cond-copd"), "the record scope shows the record");
+    assert.ok(!plain.refs.has("Observation/joe-complaint"), "a complaint is Appendix 1: not for a carer by default");
+    await revoke();
+    await give(true);
+    assert.equal(await page.getAttribute('[data-grantee="nhs-login-susan-carney"] [data-categories]', "data-categories"), "complaints");
+    const named = await edgeEverything(portal.url, susan, JOE);
+    assert.ok(named.refs.has("Observation/joe-complaint"), "named, it is shared");
+    await revoke();
+    assert.deepEqual(seriousOnly(problems), []);
+  } finally {
+    await context.close();
+  }
 });
 
 test("axe-core: no serious or critical violations on any page", { timeout: 180_000 }, async () => {

@@ -387,3 +387,48 @@ test("the edge audited the break-glass access", { timeout: 90_000 }, async () =>
   const audit = await portal.query("SELECT COUNT(*) AS n FROM audit_events WHERE break_glass = 1 AND patient = 'david-patient'");
   assert.ok(audit[0].n >= 1);
 });
+
+test("the consent form says, before anything is recorded, that the patient's choices restrict this viewer, never what about", { timeout: 90_000 }, async () => {
+  const joe = await demoToken(portal.url, "joe");
+  const optOut = await fetch(`${portal.url}/consent/Patient/joe-patient/opt-out`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${joe}`, "content-type": "application/json" },
+    body: JSON.stringify({ scope: { content: ["appointments"] } }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(optOut.status, 201);
+  const { id } = await optOut.json();
+  const { page, context, problems } = await chrome.page();
+  try {
+    await signIn(page, portal.url, "district-nurse-7");
+    await openByNhs(page, "9990000018");
+    await page.click("#consent-action > summary");
+    await page.waitForSelector("#consent-restrictions [data-restricted]");
+    const notice = await page.textContent("#consent-restrictions");
+    assert.match(notice, /chosen not to share part of their record with you/);
+    assert.doesNotMatch(notice, /appointment/i, "the notice names what the choice is about");
+    // Withdrawn by Joe: no notice.
+    const w = await fetch(`${portal.url}/consent/Patient/joe-patient/withdraw`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${joe}`, "content-type": "application/json" },
+      body: JSON.stringify({ opt_out: id }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(w.status, 201);
+    assert.deepEqual(seriousOnly(problems), []);
+  } finally {
+    await context.close();
+  }
+  const again = await chrome.page();
+  try {
+    await signIn(again.page, portal.url, "district-nurse-7");
+    await openByNhs(again.page, "9990000018");
+    await again.page.click("#consent-action > summary");
+    await again.page.waitForSelector("#consent-form");
+    await again.page.waitForLoadState("networkidle");
+    assert.equal(await again.page.locator("#consent-restrictions [data-restricted]").count(), 0);
+    assert.deepEqual(seriousOnly(again.problems), []);
+  } finally {
+    await again.context.close();
+  }
+});

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { now, nowMs } from "../lib/clock.mjs";
+import { isoIn, now, nowMs } from "../lib/clock.mjs";
 import { demoFile, demoViewer } from "../lib/demo.mjs";
 import { engine, ids, startWorker } from "./lib.mjs";
 
@@ -140,7 +140,9 @@ test("people cannot search for patients or break glass", async () => {
 test("a carer sees only what their grant covers", async () => {
   const r = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.anne });
   assert.equal(r.status, 200, r.text);
-  const anne = { ...citizen("anne"), patient: JOE, proxy_scopes: ["appointments", "booking"] };
+  // Joe made the grant himself: his agreement is its making.
+  const grant = demoFile("grants.json").find((g) => g.id === "demo-grant-anne-joe");
+  const anne = { ...citizen("anne"), patient: JOE, proxy_scopes: ["appointments", "booking"], proxy_agreed: grant.granted };
   assert.deepEqual(r.json(), await expected(demoRecord("joe.json"), anne));
   const seen = types(r.text);
   assert.ok(seen.has("Appointment"), "appointments are covered");
@@ -149,6 +151,32 @@ test("a carer sees only what their grant covers", async () => {
   }
   // No grant for Susan: as if she did not exist.
   assert.equal((await call("/fhir/Patient/susan-patient/$everything", { tok: tokens.anne })).status, 404);
+});
+
+test("Appendix 1: a carer with the record scope sees no excluded entry unless the person shares that category by name", async () => {
+  const susan = citizen("susan").user_id;
+  const expires = isoIn(30).slice(0, 10);
+  const give = async (categories) => {
+    const r = await call(`/proxy/Patient/${JOE}`, { tok: tokens.joe, method: "POST", body: { grantee: susan, grantee_name: "Susan (neighbour)", scopes: ["record"], categories, expires } });
+    assert.equal(r.status, 201, r.text);
+    return r.json();
+  };
+  const g = await give([]);
+  const mine = ids((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.joe })).text);
+  assert.ok(mine.includes("Observation/joe-complaint"), "Joe sees his own complaint");
+  const view = await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.susan });
+  assert.equal(view.status, 200, view.text);
+  assert.ok(!ids(view.text).includes("Observation/joe-complaint"), "a complaint is Appendix 1");
+  assert.ok(ids(view.text).includes("Condition/joe-cond-copd"));
+  const viewer = { ...citizen("susan"), patient: JOE, proxy_scopes: ["record"], proxy_categories: [], proxy_agreed: g.granted };
+  assert.deepEqual(view.json(), await expected(demoRecord("joe.json"), viewer));
+  // Unknown categories are refused; a named one is shared.
+  assert.equal((await call(`/proxy/Patient/${JOE}`, { tok: tokens.joe, method: "POST", body: { grantee: susan, grantee_name: "Susan", scopes: ["record"], categories: ["hiv"], expires } })).status, 400);
+  const named = await give(["complaints"]);
+  assert.deepEqual(named.categories, ["complaints"]);
+  assert.ok(ids((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.susan })).text).includes("Observation/joe-complaint"));
+  for (const x of [g, named]) assert.equal((await call(`/proxy/Patient/${JOE}/${x.id}`, { tok: tokens.joe, method: "DELETE" })).status, 200);
+  assert.equal((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens.susan })).status, 404);
 });
 
 test("booking: a carer with booking books for the patient; the request is rebuilt, audited and stored", async () => {

@@ -23,8 +23,9 @@ pub enum Standing {
     Professional,
     /// The person themself.
     Own,
-    /// Someone the patient granted these proxy scopes.
-    Proxy(Vec<String>),
+    /// Someone the patient granted proxy access, with the patient's birth
+    /// date as the origin gives it (the policy's age rules need it).
+    Proxy(proxy::Held, Option<String>),
 }
 
 impl Standing {
@@ -32,14 +33,22 @@ impl Standing {
     pub fn permits(&self, ctx: &Ctx<'_>, action: &str) -> bool {
         match self {
             Self::Own => true,
-            Self::Proxy(scopes) => ctx.state.policy.scope_permits(scopes, action),
+            Self::Proxy(held, birth_date) => {
+                let policy = &ctx.state.policy;
+                let agreed = held.agreed.as_deref().and_then(|a| {
+                    tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start)
+                });
+                let in_force =
+                    policy.proxy_scopes_at(&held.scopes, agreed, birth_date.as_deref(), ctx.now);
+                policy.scope_permits(&in_force, action)
+            }
             Self::Professional => false,
         }
     }
 
     /// The patient the proxy acts for, for audit.
     pub fn on_behalf_of<'a>(&self, patient: &'a str) -> Option<&'a str> {
-        matches!(self, Self::Proxy(_)).then_some(patient)
+        matches!(self, Self::Proxy(..)).then_some(patient)
     }
 }
 
@@ -125,10 +134,37 @@ pub async fn standing(
     if viewer.patient.as_deref() == Some(patient) {
         return Ok(Standing::Own);
     }
-    let held = grants(db, cfg, ctx, "grantee", &viewer.user_id).await?;
-    proxy::scopes_for(&held, &viewer.user_id, patient, ctx.now)
-        .map(Standing::Proxy)
-        .ok_or(Refusal::NotFound)
+    let grants = grants(db, cfg, ctx, "grantee", &viewer.user_id).await?;
+    let held = proxy::held(&grants, &viewer.user_id, patient, ctx.now).ok_or(Refusal::NotFound)?;
+    Ok(Standing::Proxy(
+        held,
+        birth_date(cfg, ctx, db, patient).await,
+    ))
+}
+
+/// The patient's birth date from the origin; `None` (the strictest age
+/// rules) when it cannot say.
+async fn birth_date(
+    cfg: &Config,
+    ctx: &Ctx<'_>,
+    db: Option<&D1Database>,
+    patient: &str,
+) -> Option<String> {
+    let (status, _, body) = fetch_origin(cfg, ctx, db, &format!("Patient/{patient}"), None)
+        .await
+        .ok()?;
+    if status != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&body).ok()?;
+    (v.get("resourceType").and_then(Value::as_str) == Some("Patient")
+        && v.get("id").and_then(Value::as_str) == Some(patient))
+    .then(|| {
+        v.get("birthDate")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    })
+    .flatten()
 }
 
 /// The viewer core judges for this standing: an own-record viewer sees
@@ -140,10 +176,14 @@ pub fn viewer_for(viewer: &Viewer, patient: &str, standing: &Standing) -> Viewer
         Standing::Own => {
             v.patient = Some(patient.to_owned());
             v.proxy_scopes = None;
+            v.proxy_categories = None;
+            v.proxy_agreed = None;
         }
-        Standing::Proxy(scopes) => {
+        Standing::Proxy(held, _) => {
             v.patient = Some(patient.to_owned());
-            v.proxy_scopes = Some(scopes.clone());
+            v.proxy_scopes = Some(held.scopes.clone());
+            v.proxy_categories = Some(held.categories.clone());
+            v.proxy_agreed = held.agreed.clone();
         }
     }
     v
@@ -213,6 +253,14 @@ pub async fn me(
         .iter()
         .map(|s| json!({"id": s.id, "display": s.display, "permits": s.permits}))
         .collect();
+    // What a person may share with a proxy by name (Appendix 1).
+    let categories: Vec<Value> = policy
+        .document()
+        .exclusions
+        .categories
+        .iter()
+        .map(|c| json!({"id": c.id, "name": c.name}))
+        .collect();
     json_response(
         200,
         &json!({
@@ -225,6 +273,7 @@ pub async fn me(
             "patient": viewer.patient,
             "acting_for": acting_for,
             "proxy_scopes": scopes,
+            "exclusion_categories": categories,
             "policy": policy.hash(),
         }),
         ctx,
@@ -269,12 +318,16 @@ pub async fn grants_endpoint(
         }
         (Method::Post, None) => {
             let body = req.bytes().await.map_err(|_| fail(Refusal::BadRequest))?;
-            let known: Vec<&str> = ctx
-                .state
-                .policy
+            let policy = &ctx.state.policy;
+            let scopes: Vec<&str> = policy
                 .proxy_scopes()
                 .iter()
                 .map(|s| s.id.as_str())
+                .collect();
+            let categories: Vec<&str> = policy
+                .exclusion_categories()
+                .iter()
+                .map(String::as_str)
                 .collect();
             let g = proxy::grant(
                 &body,
@@ -282,7 +335,10 @@ pub async fn grants_endpoint(
                 viewer.name.as_deref(),
                 &format!("g-{}", ctx.id),
                 ctx.now,
-                &known,
+                proxy::Known {
+                    scopes: &scopes,
+                    categories: &categories,
+                },
             )
             .map_err(fail)?;
             let stmt = store_grant(db_ref, &g).map_err(fail)?;
@@ -295,6 +351,31 @@ pub async fn grants_endpoint(
                 .await
                 .map_err(|_| fail(Refusal::Unavailable))?;
             json_response(201, &grant_json(&g, true), ctx)
+        }
+        (Method::Post, Some(more)) if more.ends_with("/agree") => {
+            // The person agrees to, or renews, a grant someone else made
+            // for them (the policy's age rules count it from now).
+            let grant_id = more.trim_end_matches("/agree");
+            let existing = grants(db, cfg, ctx, "patient", &patient)
+                .await
+                .map_err(fail)?;
+            let Some(mut g) = existing
+                .into_iter()
+                .find(|g| g.id == grant_id && g.in_force(ctx.now))
+            else {
+                return Err(fail(Refusal::NotFound));
+            };
+            g.agreed = Some(ctx.recorded.clone());
+            let stmt = store_grant(db_ref, &g).map_err(fail)?;
+            let row = Audit {
+                entities: vec![format!("Grant/{}", g.id)],
+                ..audit(ctx, &viewer, "proxy-agree", &patient, 200)
+            }
+            .build();
+            write_audit(db, &row, vec![stmt])
+                .await
+                .map_err(|_| fail(Refusal::Unavailable))?;
+            json_response(200, &grant_json(&g, true), ctx)
         }
         (Method::Delete, Some(grant_id)) => {
             let existing = grants(db, cfg, ctx, "patient", &patient)
@@ -530,6 +611,8 @@ pub async fn send_reminders(
             carer.name = Some(g.grantee_name.clone());
             carer.patient = Some(patient.clone());
             carer.proxy_scopes = Some(g.scopes.clone());
+            carer.proxy_categories = Some(g.categories.clone());
+            carer.proxy_agreed = g.agreed_by_patient().map(str::to_owned);
             recipients.push((carer, g.grantee_name.clone(), Some(g.grantee.clone())));
         }
     }

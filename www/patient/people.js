@@ -14,6 +14,7 @@ const ACTIONS = {
   "consent-read": "Looked at sharing choices",
   "consent-permit": "Recorded agreement to share",
   "consent-opt-out": "Recorded a choice not to share",
+  "consent-withdraw": "Withdrew a choice not to share",
   book: "Asked for an appointment",
   "plan-update": "Changed the plan",
   notify: "Sent reminders",
@@ -21,6 +22,7 @@ const ACTIONS = {
   "proxy-read": "Looked at carers' access",
   "proxy-grant": "Gave someone access",
   "proxy-revoke": "Removed someone's access",
+  "proxy-agree": "Agreed to someone's access",
 };
 /** The edge's own description of the action when it gives one; else ours. */
 const actionText = (a, what) => (typeof what === "string" && what ? what : (ACTIONS[a] ?? String(a ?? "").replace(/-/g, " ")));
@@ -93,6 +95,7 @@ export async function carersView(root, { who, patient, standing, onAuthLost, can
     return;
   }
   const names = (ids) => ids.map((id) => (who.proxy_scopes ?? []).find((s) => s.id === id)?.display ?? id).join("; ");
+  const categoryNames = (ids) => ids.map((id) => (who.exclusion_categories ?? []).find((c) => c.id === id)?.name ?? id).join("; ");
   const again = () => carersView(root, { who, patient, standing, onAuthLost, canSwitch });
   const listMsg = formMessage("grant-list-message");
   const shown = grants.filter((g) => g.in_force);
@@ -116,7 +119,30 @@ export async function carersView(root, { who, patient, standing, onAuthLost, can
             await again();
             document.getElementById("grants-title")?.after(h("p", { class: "notice notice-info", role: "status", id: "grant-saved" }, `${g.grantee_name} no longer has access.`));
           });
-          return h("li", { class: "card", "data-grantee": g.grantee }, h("h3", {}, g.grantee_name), h("p", {}, `Can: ${names(g.scopes)}.`), h("p", { class: "hint" }, `Until ${formatDate(g.expires)}. Given ${formatDateTime(g.granted)}.`), revoke);
+          const shared = (g.categories ?? []).length
+            ? h("p", { class: "notice notice-warning", "data-categories": g.categories.join(" ") }, `Also sees entries about: ${categoryNames(g.categories)}.`)
+            : null;
+          // A grant someone else made for the person (a parent, the
+          // practice): from 16 it lapses unless they agree to it themself.
+          let agree = null;
+          if (g.made_by === "other") {
+            agree = h("button", { type: "button", class: "button", id: `agree-${g.id}`, "data-agree": g.id }, g.agreed ? `Agree again to ${g.grantee_name}'s access` : `Agree to ${g.grantee_name}'s access`);
+            agree.addEventListener("click", async () => {
+              agree.disabled = true;
+              try {
+                await request(`/proxy/Patient/${encodeURIComponent(patient)}/${encodeURIComponent(g.id)}/agree`, { method: "POST" });
+              } catch (e) {
+                agree.disabled = false;
+                if (authLost(e)) return onAuthLost();
+                replace(listMsg, h("p", { class: "error", role: "alert" }, errorText(e, "Only the person themself can agree.")));
+                return;
+              }
+              await again();
+              document.getElementById("grants-title")?.after(h("p", { class: "notice notice-info", role: "status", id: "grant-saved" }, `You agreed to ${g.grantee_name}'s access.`));
+            });
+          }
+          const madeBy = g.made_by === "other" ? (g.agreed ? ` Set up for you; you agreed ${formatDateTime(g.agreed)}.` : " Set up for you by someone else; you have not agreed to it.") : "";
+          return h("li", { class: "card", "data-grantee": g.grantee }, h("h3", {}, g.grantee_name), h("p", {}, `Can: ${names(g.scopes)}.`), shared, h("p", { class: "hint" }, `Until ${formatDate(g.expires)}. Given ${formatDateTime(g.granted)}.${madeBy}`), agree, revoke);
         }),
       )
     : statusBox("empty", "Nobody acts for you at the moment.");
@@ -131,6 +157,22 @@ export async function carersView(root, { who, patient, standing, onAuthLost, can
     h("legend", {}, "What they can see and do"),
     (who.proxy_scopes ?? []).map((s) => h("div", { class: "check" }, h("input", { type: "checkbox", id: `scope-${s.id}`, name: "scope", value: s.id }), h("label", { for: `scope-${s.id}` }, s.display))),
   );
+  // Sensitive parts (Appendix 1) are never shown to someone acting for
+  // the person unless they name them here.
+  const categoryWarning = h("p", { class: "notice notice-warning", id: "grant-categories-warning", role: "status", hidden: true });
+  const categories = h(
+    "details",
+    { id: "grant-categories" },
+    h("summary", {}, "Sensitive parts of your record (not shared unless you choose)"),
+    h("p", { class: "hint" }, "Entries about these subjects are kept from anyone acting for you. Tick one only if you want this person to see it."),
+    (who.exclusion_categories ?? []).map((c) => h("div", { class: "check" }, h("input", { type: "checkbox", id: `category-${c.id}`, name: "category", value: c.id }), h("label", { for: `category-${c.id}` }, c.name))),
+    categoryWarning,
+  );
+  categories.addEventListener("change", () => {
+    const ticked = [...categories.querySelectorAll("[name=category]:checked")].map((c) => c.value);
+    categoryWarning.hidden = !ticked.length;
+    categoryWarning.textContent = ticked.length ? `They will be able to see entries about: ${categoryNames(ticked)}. These are usually kept private, even from family.` : "";
+  });
   const msg = formMessage("grant-message");
   const submit = h("button", { type: "submit", class: "button primary", id: "grant-save" }, "Give access");
   const form = h(
@@ -139,6 +181,7 @@ export async function carersView(root, { who, patient, standing, onAuthLost, can
     field("Their NHS login sign-in name", grantee, "For example nhs-login-anne-whitfield. They can find it in their NHS login account."),
     field("Their name, as you want it shown", granteeName),
     scopes,
+    categories,
     field("Until", expires, "Up to a year from today."),
     submit,
     msg,
@@ -146,6 +189,7 @@ export async function carersView(root, { who, patient, standing, onAuthLost, can
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const chosen = [...form.querySelectorAll("[name=scope]:checked")].map((c) => c.value);
+    const sensitive = [...form.querySelectorAll("[name=category]:checked")].map((c) => c.value);
     const problems = [];
     if (!grantee.value.trim()) problems.push("Enter their sign-in name.");
     if (!granteeName.value.trim()) problems.push("Enter their name.");
@@ -160,7 +204,7 @@ export async function carersView(root, { who, patient, standing, onAuthLost, can
     submit.disabled = true;
     replace(msg, statusBox("loading", "Giving access…"));
     try {
-      await request(`/proxy/Patient/${encodeURIComponent(patient)}`, { method: "POST", body: { grantee: grantee.value.trim(), grantee_name: granteeName.value.trim(), scopes: chosen, expires: expires.value } });
+      await request(`/proxy/Patient/${encodeURIComponent(patient)}`, { method: "POST", body: { grantee: grantee.value.trim(), grantee_name: granteeName.value.trim(), scopes: chosen, categories: sensitive, expires: expires.value } });
     } catch (e) {
       submit.disabled = false;
       if (authLost(e)) return onAuthLost();

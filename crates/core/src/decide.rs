@@ -245,6 +245,9 @@ pub(crate) struct Ctx<'r> {
     default_setting: Option<usize>,
     /// Content line indices a proxy's scopes cover; `None` for no proxy.
     pub(crate) scope: Option<HashSet<usize>>,
+    /// For a proxy to whom Appendix 1 applies: the categories the person
+    /// granted them by name.
+    proxy_categories: Option<Vec<u16>>,
     /// Whether consent is needed (policy and profile).
     consent_required: bool,
 }
@@ -295,6 +298,12 @@ impl Policy {
             && !own_record_of(entries, viewer.patient.as_deref())
         {
             ctx.blocked = Some(Reason::NotOwnRecord);
+        }
+        if let Some(scopes) = &viewer.proxy_scopes {
+            // A proxy's grant by the patient's age on the day, from the
+            // record's own Patient.
+            let birth = birth_date_of(entries, viewer.patient.as_deref());
+            ctx.scope = Some(self.proxy_content(viewer, scopes, birth, request.now)?);
         }
         let index = Index::new(entries);
         // Entries that claim the same identity with different content.
@@ -421,6 +430,27 @@ impl Policy {
             .unzip()
     }
 
+    /// The content lines a proxy's grant covers on the day of the request,
+    /// for a patient born on `birth_date` (see [`Policy::proxy_scopes_at`]).
+    fn proxy_content(
+        &self,
+        viewer: &Viewer,
+        scopes: &[String],
+        birth_date: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<HashSet<usize>, crate::error::ViewerError> {
+        let agreed = viewer
+            .proxy_agreed
+            .as_deref()
+            .and_then(|a| crate::fhirtime::parse(a, crate::fhirtime::Edge::Start));
+        let in_force = self.proxy_scopes_at(scopes, agreed, birth_date, now);
+        self.scope_content(&in_force).map_err(|scope| {
+            crate::error::ViewerError::UnknownProxyScope {
+                scope: scope.chars().take(64).filter(|c| !c.is_control()).collect(),
+            }
+        })
+    }
+
     pub(crate) fn context<'r>(
         &'r self,
         request: &'r Request<'r>,
@@ -446,11 +476,18 @@ impl Policy {
         let props = &profile.properties;
         let scope = match &viewer.proxy_scopes {
             None => None,
-            Some(scopes) => Some(self.scope_content(scopes).map_err(|scope| {
-                crate::error::ViewerError::UnknownProxyScope {
-                    scope: scope.chars().take(64).filter(|c| !c.is_control()).collect(),
-                }
-            })?),
+            Some(scopes) => Some(self.proxy_content(viewer, scopes, None, request.now)?),
+        };
+        let proxy_categories = match &viewer.proxy_scopes {
+            Some(_) if rules.proxies.exclusions_apply => Some(
+                viewer
+                    .proxy_categories
+                    .iter()
+                    .flatten()
+                    .filter_map(|c| self.category_index(c))
+                    .collect(),
+            ),
+            _ => None,
         };
         let blocked = if props.own_record
             && viewer
@@ -478,6 +515,7 @@ impl Policy {
                 blocked,
                 default_setting,
                 scope,
+                proxy_categories,
                 consent_required: rules.consent.required && props.consent_required,
             },
             break_glass,
@@ -686,7 +724,29 @@ impl Policy {
                 outcome,
             };
         }
-        if !ctx.profile.properties.exclusions_apply {
+        if let Some(granted) = &ctx.proxy_categories {
+            // A proxy is not the person: Appendix 1 applies, and only the
+            // person's grant of a category by name lifts it.
+            let not_granted = |cs: &[u16]| -> Vec<u16> {
+                cs.iter()
+                    .copied()
+                    .filter(|c| !granted.contains(c))
+                    .collect()
+            };
+            let withheld = not_granted(&categories);
+            if self.mask_free_text {
+                d.mask = not_granted(&sensitivity.text);
+            }
+            if !withheld.is_empty() {
+                d.reasons = self.exclusion_reasons(&withheld);
+                return Pending {
+                    decision: d,
+                    categories,
+                    outcome,
+                };
+            }
+            categories.clear();
+        } else if !ctx.profile.properties.exclusions_apply {
             // The person's own record: Appendix 1 is about sharing it.
             categories.clear();
         }
@@ -919,6 +979,17 @@ impl Policy {
             }
         }
     }
+}
+
+/// The birth date of Patient `patient` as the document gives it.
+fn birth_date_of<'a>(entries: &[EntryView<'a>], patient: Option<&str>) -> Option<&'a str> {
+    let patient = patient?;
+    entries.iter().filter_map(|e| e.resource).find_map(|res| {
+        (res.get("resourceType").and_then(Value::as_str) == Some("Patient")
+            && res.get("id").and_then(Value::as_str) == Some(patient))
+        .then(|| res.get("birthDate").and_then(Value::as_str))
+        .flatten()
+    })
 }
 
 /// Whether every patient a document is about is `patient`: each Patient

@@ -34,6 +34,48 @@ pub struct PolicyDocument {
     /// without this section has none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proxy_scopes: Vec<ProxyScopeDef>,
+    /// What a proxy sees beyond their scopes: Appendix 1 and the patient's
+    /// age. A document without this section applies Appendix 1 to proxies
+    /// and has no age rules.
+    #[serde(default)]
+    pub proxies: ProxiesDef,
+}
+
+/// Rules for proxies (carers, parents) beyond the scopes granted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxiesDef {
+    /// A proxy is not the person: an entry in an exclusion category is
+    /// withheld from them unless the person granted that category to them
+    /// by name. No tier lifts it.
+    pub exclusions_apply: bool,
+    /// Age bands by the patient's age on the day of the request, from
+    /// `from_age` (whole years) until the next band's. The first starts at 0.
+    #[serde(default)]
+    pub ages: Vec<AgeBandDef>,
+}
+
+impl Default for ProxiesDef {
+    fn default() -> Self {
+        Self {
+            exclusions_apply: true,
+            ages: Vec::new(),
+        }
+    }
+}
+
+/// What a proxy grant gives while the patient is of an age.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeBandDef {
+    pub id: String,
+    pub from_age: u8,
+    /// Proxy scope ids a grant gives whoever made it (`*`: every scope).
+    pub scopes: Vec<String>,
+    /// Further scope ids a grant gives when the person themself made,
+    /// renewed or agreed to it on or after the day they reached this band.
+    #[serde(default)]
+    pub with_agreement: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

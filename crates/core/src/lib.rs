@@ -81,6 +81,7 @@ pub mod json;
 pub mod leaflets;
 pub mod plan;
 mod policy;
+mod proxy;
 mod redact;
 pub mod reminders;
 mod segment;

@@ -26,7 +26,7 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 /// canonicalise and hash the whole document. A test recomputes it; when the
 /// default policy changes, that test prints the new value.
 pub const DEFAULT_POLICY_HASH: &str =
-    "sha256:829665f0679040af689deae3edef9a98dc12018955dcbda2f326ba3d31205abb";
+    "sha256:e3463b9dca7453eeabeb77bd321a29f823a64e424c9fa0e903b56224dffce34f";
 
 /// Which rules can match each resource type (see `Policy::rules_by_type`).
 fn rules_by_type(rules: &[Rule]) -> (FastMap<String, Vec<usize>>, Vec<usize>) {
@@ -187,6 +187,7 @@ pub struct Policy {
     pub(crate) hl7: Hl7Rules,
     pub(crate) audit: crate::audit::AuditRules,
     pub(crate) proxy_scopes: Vec<ProxyScope>,
+    pub(crate) age_bands: Vec<crate::proxy::AgeBand>,
 }
 
 /// What a `meta.security` label does.
@@ -329,6 +330,13 @@ impl Policy {
     }
 
     /// Exclusion category ids, in document order.
+    pub(crate) fn category_index(&self, id: &str) -> Option<u16> {
+        self.categories
+            .iter()
+            .position(|c| c == id)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
     pub fn exclusion_categories(&self) -> &[String] {
         &self.categories
     }
@@ -1068,6 +1076,48 @@ impl Compiler {
             });
         }
 
+        // Proxies' age bands: from 0, rising, naming the policy's scopes.
+        self.unique(
+            "/proxies/ages",
+            doc.proxies.ages.iter().map(|b| b.id.as_str()),
+        );
+        let mut age_bands = Vec::new();
+        let mut previous: Option<u8> = None;
+        for (i, band) in doc.proxies.ages.iter().enumerate() {
+            let base = format!("/proxies/ages/{i}");
+            match previous {
+                None if band.from_age != 0 => self.rule_problem(
+                    format!("{base}/from_age"),
+                    &band.id,
+                    "the first band starts at 0, or some ages would have no rule",
+                ),
+                Some(p) if band.from_age <= p => {
+                    self.rule_problem(format!("{base}/from_age"), &band.id, "bands rise in age")
+                }
+                _ => {}
+            }
+            previous = Some(band.from_age);
+            for (field, ids) in [
+                ("scopes", &band.scopes),
+                ("with_agreement", &band.with_agreement),
+            ] {
+                for (j, id) in ids.iter().enumerate() {
+                    if id != "*" && !doc.proxy_scopes.iter().any(|s| &s.id == id) {
+                        self.rule_problem(
+                            format!("{base}/{field}/{j}"),
+                            &band.id,
+                            format!("unknown proxy scope `{id}`"),
+                        );
+                    }
+                }
+            }
+            age_bands.push(crate::proxy::AgeBand {
+                from_age: band.from_age,
+                scopes: crate::proxy::Scopes::from_ids(&band.scopes),
+                with_agreement: crate::proxy::Scopes::from_ids(&band.with_agreement),
+            });
+        }
+
         // Consent, break glass.
         if doc.consent.purposes.is_empty() {
             self.problem(
@@ -1130,6 +1180,7 @@ impl Compiler {
             hl7,
             audit,
             proxy_scopes,
+            age_bands,
         })
     }
 

@@ -37,6 +37,16 @@ pub struct Viewer {
     /// id refuses the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_scopes: Option<Vec<String>>,
+    /// For a proxy: the exclusion categories (Appendix 1) the person
+    /// granted to them by name. Without one, a proxy sees no entry in an
+    /// exclusion category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_categories: Option<Vec<String>>,
+    /// For a proxy: when the person themself made, renewed or agreed to the
+    /// grant (RFC 3339). Absent when someone else made it and the person
+    /// has not agreed; the policy's age bands decide what that gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_agreed: Option<String>,
 }
 
 /// A training attestation and when it runs out.
@@ -105,6 +115,32 @@ impl Viewer {
                         .take(64)
                         .filter(|c| !c.is_control())
                         .collect(),
+                });
+            }
+        }
+        if self.proxy_scopes.is_none()
+            && (self.proxy_categories.is_some() || self.proxy_agreed.is_some())
+        {
+            return Err(ViewerError::Shape {
+                path: "/proxy_scopes".into(),
+                message: "proxy grant details without proxy scopes".into(),
+            });
+        }
+        if let Some(categories) = &self.proxy_categories {
+            if categories
+                .iter()
+                .any(|c| policy.category_index(c).is_none())
+            {
+                return Err(ViewerError::Shape {
+                    path: "/proxy_categories".into(),
+                    message: "not an exclusion category of the policy".into(),
+                });
+            }
+        }
+        if let Some(agreed) = &self.proxy_agreed {
+            if fhirtime::parse(agreed, Edge::Start).is_none() {
+                return Err(ViewerError::BadDate {
+                    path: "/proxy_agreed".into(),
                 });
             }
         }

@@ -147,6 +147,8 @@ fn viewer(profile: &str, org: &str) -> Viewer {
         break_glass: None,
         patient: None,
         proxy_scopes: None,
+        proxy_categories: None,
+        proxy_agreed: None,
     }
 }
 

@@ -163,6 +163,8 @@ fn viewer(profile: &str) -> Viewer {
         break_glass: None,
         patient: None,
         proxy_scopes: None,
+        proxy_categories: None,
+        proxy_agreed: None,
     }
 }
 

@@ -44,6 +44,8 @@ fn patient_viewer(patient: Option<&str>, scopes: Option<&[&str]>) -> Viewer {
     }
     if let Some(s) = scopes {
         v["proxy_scopes"] = json!(s);
+        // Joe made the grant himself.
+        v["proxy_agreed"] = json!("2026-10-01T09:00:00Z");
     }
     Viewer::from_json(v.to_string().as_bytes()).unwrap()
 }
@@ -180,13 +182,295 @@ fn a_proxy_sees_only_what_the_grant_covers() {
     let r = try_redact(&demo("joe.json"), &booking).unwrap();
     assert_eq!(r.decisions.summary.allowed, 0);
 
-    // `record` is everything the person sees, still without not-online entries.
-    let record = patient_viewer(Some("joe-patient"), Some(&["record", "booking"]));
+    // `record` is everything the person sees but Appendix 1 (see below),
+    // still without not-online entries.
+    let mut record = patient_viewer(Some("joe-patient"), Some(&["record", "booking"]));
     let own = patient_viewer(Some("joe-patient"), None);
     let a = try_redact(&demo("joe.json"), &record).unwrap();
     let b = try_redact(&demo("joe.json"), &own).unwrap();
+    let mut own_ids = seen(&b);
+    own_ids.retain(|id| id != "joe-complaint");
+    assert_eq!(seen(&a), own_ids);
+    record.proxy_categories = Some(vec!["complaints".into()]);
+    let a = try_redact(&demo("joe.json"), &record).unwrap();
     assert_eq!(seen(&a), seen(&b));
     assert_eq!(a.body, b.body);
+}
+
+// Appendix 1 is about sharing a record: a proxy is not the person.
+
+/// A primary-care record with an HIV diagnosis, an HIV test result (which
+/// Diagnostics tier 3 lifts for professionals), a complaint and an entry
+/// under a restricting security label, for a patient born on `birth`.
+fn sensitive_record(birth: Option<&str>) -> Vec<u8> {
+    let mut patient =
+        json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Okafor"}]});
+    if let Some(b) = birth {
+        patient["birthDate"] = json!(b);
+    }
+    let coded = |id: &str, ty: &str, code: &str, text: &str| {
+        let mut r = json!({"resource": {"resourceType": ty, "id": id, "subject": {"reference": "Patient/p1"},
+            "meta": {"tag": [{"system": "https://fhir.tiergate.example/CodeSystem/care-setting", "code": "primary_care"}]},
+            "code": {"coding": [{"system": "http://read.info/readv2", "code": code}], "text": text}}});
+        if ty == "Condition" {
+            r["resource"]["clinicalStatus"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]});
+            r["resource"]["category"] = json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}]}]);
+        }
+        r
+    };
+    let mut result = coded("hiv-test", "Observation", "43d5.", "Blood test");
+    result["resource"]["status"] = json!("final");
+    result["resource"]["category"] = json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}]);
+    let mut labelled = coded("asthma-labelled", "Condition", "H33..", "Asthma");
+    labelled["resource"]["meta"]["security"] = json!([{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]);
+    let record = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": patient},
+        coded("hiv", "Condition", "A788.", "Acquired immune deficiency syndrome"),
+        result,
+        coded("asthma", "Condition", "H33..", "Asthma"),
+        labelled,
+    ]});
+    serde_json::to_vec(&record).unwrap()
+}
+
+fn proxy(scopes: &[&str], agreed: Option<&str>, categories: Option<&[&str]>) -> Viewer {
+    let mut v = json!({
+        "user_id": "ada.okafor", "organisation": "PATIENT", "profile": "patient",
+        "purpose": "direct-care", "training": null, "patient": "p1", "proxy_scopes": scopes
+    });
+    if let Some(a) = agreed {
+        v["proxy_agreed"] = json!(a);
+    }
+    if let Some(c) = categories {
+        v["proxy_categories"] = json!(c);
+    }
+    Viewer::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn appendix_1_entries_are_withheld_from_a_proxy_unless_the_person_grants_the_category_by_name() {
+    let record = sensitive_record(Some("1970-01-01"));
+    let own = try_redact(&record, &patient_viewer(Some("p1"), None)).unwrap();
+    let mut own_ids = seen(&own);
+    own_ids.sort();
+    assert_eq!(own_ids, ["asthma", "hiv", "hiv-test", "p1"]);
+
+    let carer = proxy(&["record"], Some("2026-10-01T09:00:00Z"), None);
+    let r = try_redact(&record, &carer).unwrap();
+    let mut ids = seen(&r);
+    ids.sort();
+    assert_eq!(ids, ["asthma", "p1"]);
+    assert_eq!(reason_of(&r, "hiv"), vec!["excluded_category:hiv_aids"]);
+    // Diagnostics tier 3 lifts exclusions for professionals with consent,
+    // never for a proxy.
+    assert_eq!(
+        reason_of(&r, "hiv-test"),
+        vec!["excluded_category:hiv_aids"]
+    );
+    assert_eq!(reason_of(&r, "asthma-labelled"), vec!["security_label"]);
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(!body.to_lowercase().contains("immune"), "{body}");
+
+    // Granted by name: that category, and no other.
+    let trusted = proxy(
+        &["record"],
+        Some("2026-10-01T09:00:00Z"),
+        Some(&["hiv_aids"]),
+    );
+    let mut ids = seen(&try_redact(&record, &trusted).unwrap());
+    ids.sort();
+    assert_eq!(ids, ["asthma", "hiv", "hiv-test", "p1"]);
+    let other = proxy(
+        &["record"],
+        Some("2026-10-01T09:00:00Z"),
+        Some(&["complaints"]),
+    );
+    let r = try_redact(&record, &other).unwrap();
+    assert_eq!(reason_of(&r, "hiv"), vec!["excluded_category:hiv_aids"]);
+
+    // A proxy policy without the rule shares the person's view, as data.
+    let mut doc: Value = serde_json::from_str(DEFAULT_POLICY_JSON).unwrap();
+    doc["proxies"]["exclusions_apply"] = json!(false);
+    let relaxed = Policy::from_json(doc.to_string().as_bytes()).unwrap();
+    let consent = ConsentSet::default().compile(&relaxed).unwrap();
+    let request = Request {
+        viewer: &carer,
+        consent: &consent,
+        now: datetime!(2026-11-25 12:00 UTC),
+        default_setting: None,
+    };
+    let r = relaxed
+        .redact(&record, &request, Limits::default())
+        .unwrap();
+    assert!(seen(&r).contains(&"hiv".to_owned()));
+}
+
+#[test]
+fn a_category_that_is_not_the_policys_refuses_the_request() {
+    let v = proxy(&["record"], None, Some(&["hiv"]));
+    assert!(
+        matches!(v.validate(policy()), Err(ViewerError::Shape { ref path, .. }) if path == "/proxy_categories")
+    );
+    let own = json!({"user_id": "u", "organisation": "PATIENT", "profile": "patient", "purpose": "direct-care",
+        "training": null, "patient": "p1", "proxy_categories": ["hiv_aids"]});
+    let own = Viewer::from_json(own.to_string().as_bytes()).unwrap();
+    assert!(
+        try_redact(&sensitive_record(None), &own).is_err(),
+        "categories without a proxy grant"
+    );
+}
+
+// Proxies and the patient's age (policy `proxies.ages`): under 11 a
+// parent holds what the practice allows; 11 to 15, appointments and
+// booking, and the record only with the young person's agreement; at 16,
+// grants made by others lapse unless the young person renews them.
+
+fn proxy_sees(birth: Option<&str>, scopes: &[&str], agreed: Option<&str>) -> Vec<String> {
+    let mut record: Value = serde_json::from_slice(&sensitive_record(birth)).unwrap();
+    record["entry"].as_array_mut().unwrap().push(
+        json!({"resource": {"resourceType": "Appointment", "id": "appt", "status": "booked",
+            "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T09:15:00Z",
+            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}}),
+    );
+    let bytes = serde_json::to_vec(&record).unwrap();
+    let mut ids = seen(&try_redact(&bytes, &proxy(scopes, agreed, None)).unwrap());
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_parent_of_a_child_under_11_holds_the_grant_as_made() {
+    assert_eq!(
+        proxy_sees(Some("2019-06-14"), &["appointments", "record"], None),
+        ["appt", "asthma", "p1"]
+    );
+}
+
+#[test]
+fn from_11_the_record_needs_the_young_persons_own_agreement() {
+    let birth = Some("2013-03-02"); // 13
+    let scopes = &["appointments", "booking", "record"];
+    assert_eq!(proxy_sees(birth, scopes, None), ["appt"]);
+    // Agreement counts only once they are 11.
+    assert_eq!(
+        proxy_sees(birth, scopes, Some("2024-03-01T10:00:00Z")),
+        ["appt"]
+    );
+    assert_eq!(
+        proxy_sees(birth, scopes, Some("2024-03-02T10:00:00Z")),
+        ["appt", "asthma", "p1"]
+    );
+    // The day before the 11th birthday the grant is whole.
+    let almost = Some("2015-11-26");
+    assert_eq!(
+        proxy_sees(almost, &["record"], None),
+        ["appt", "asthma", "p1"]
+    );
+    assert_eq!(
+        proxy_sees(Some("2015-11-25"), &["record"], None),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn at_16_grants_made_by_others_lapse_unless_renewed() {
+    let sixteen_today = Some("2010-11-25");
+    let scopes = &["appointments", "record"];
+    assert_eq!(
+        proxy_sees(sixteen_today, scopes, None),
+        Vec::<String>::new()
+    );
+    // Agreement at 15 was not a renewal at 16.
+    assert_eq!(
+        proxy_sees(sixteen_today, scopes, Some("2026-11-24T10:00:00Z")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        proxy_sees(sixteen_today, scopes, Some("2026-11-25T08:00:00Z")),
+        ["appt", "asthma", "p1"]
+    );
+    assert_eq!(
+        proxy_sees(Some("2010-11-26"), &["appointments"], None),
+        ["appt"],
+        "still 15"
+    );
+}
+
+#[test]
+fn an_unknown_or_partial_birth_date_gives_what_every_possible_age_allows() {
+    let scopes = &["appointments", "record"];
+    // No birth date: a grant by others gives nothing (16 and over), an
+    // agreed one what 11 to 15 allows with agreement.
+    assert_eq!(proxy_sees(None, scopes, None), Vec::<String>::new());
+    assert_eq!(
+        proxy_sees(None, scopes, Some("2026-01-01T00:00:00Z")),
+        ["appt", "asthma", "p1"]
+    );
+    // Born in 2010: 15 or 16 on the day; agreement made in January might
+    // have been before the 16th birthday.
+    assert_eq!(
+        proxy_sees(Some("2010"), scopes, Some("2026-01-05T00:00:00Z")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        proxy_sees(Some("2010"), scopes, Some("2026-11-20T00:00:00Z")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        proxy_sees(Some("2010-06"), scopes, Some("2026-07-01T00:00:00Z")),
+        ["appt", "asthma", "p1"]
+    );
+    // An unreadable birth date is no birth date.
+    assert_eq!(
+        proxy_sees(Some("not a date"), scopes, None),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn proxy_scopes_at_is_what_the_edge_asks_for_permits() {
+    let now = datetime!(2026-11-25 12:00 UTC);
+    let granted: Vec<String> = ["booking", "record", "sharing"].map(String::from).to_vec();
+    assert_eq!(
+        policy().proxy_scopes_at(&granted, None, Some("2019-06-14"), now),
+        granted
+    );
+    assert_eq!(
+        policy().proxy_scopes_at(&granted, None, Some("2013-03-02"), now),
+        ["booking"]
+    );
+    assert_eq!(
+        policy().proxy_scopes_at(
+            &granted,
+            Some(datetime!(2025-01-01 0:00 UTC)),
+            Some("2013-03-02"),
+            now
+        ),
+        ["booking", "record"]
+    );
+    assert!(policy()
+        .proxy_scopes_at(&granted, None, Some("1963-04-12"), now)
+        .is_empty());
+}
+
+#[test]
+fn age_bands_are_checked_when_the_policy_is_compiled() {
+    let problems = |d: &Value| -> Vec<String> {
+        match Policy::from_json(d.to_string().as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.iter().map(|p| p.path.clone()).collect(),
+        }
+    };
+    let base: Value = serde_json::from_str(DEFAULT_POLICY_JSON).unwrap();
+    let mut d = base.clone();
+    d["proxies"]["ages"][0]["from_age"] = json!(2);
+    assert_eq!(problems(&d), ["/proxies/ages/0/from_age"]);
+    let mut d = base.clone();
+    d["proxies"]["ages"][2]["from_age"] = json!(11);
+    assert_eq!(problems(&d), ["/proxies/ages/2/from_age"]);
+    let mut d = base.clone();
+    d["proxies"]["ages"][1]["with_agreement"] = json!(["records"]);
+    assert_eq!(problems(&d), ["/proxies/ages/1/with_agreement/0"]);
 }
 
 #[test]

@@ -285,8 +285,9 @@ impl Audit<'_> {
         let subtype =
             json!([{"system": "http://hl7.org/fhir/restful-interaction", "code": self.action}]);
         let action = match self.action {
-            "consent-permit" | "consent-opt-out" | "proxy-grant" | "book" | "plan-update"
-            | "notify" => "C",
+            "consent-permit" | "consent-opt-out" | "consent-withdraw" | "proxy-grant" | "book"
+            | "plan-update" | "notify" => "C",
+            "proxy-agree" => "U",
             "proxy-revoke" => "D",
             "operation" | "login" => "E",
             _ => "R",

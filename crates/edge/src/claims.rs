@@ -108,6 +108,8 @@ pub fn viewer_from_claims(
         break_glass: None,
         patient: text(claims, "patient")?.map(str::to_owned),
         proxy_scopes: None,
+        proxy_categories: None,
+        proxy_agreed: None,
     };
     viewer
         .validate(policy)

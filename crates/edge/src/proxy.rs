@@ -27,8 +27,23 @@ pub struct GrantRequest {
     pub grantee_name: String,
     /// Proxy scope ids from the policy.
     pub scopes: Vec<String>,
+    /// Exclusion categories (Appendix 1) the patient shares with them by
+    /// name; without one they see no entry in an exclusion category.
+    #[serde(default)]
+    pub categories: Vec<String>,
     /// Last day of access (FHIR date, inclusive).
     pub expires: String,
+}
+
+/// Who made a grant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MadeBy {
+    /// The person, through their own portal.
+    #[default]
+    Patient,
+    /// Someone else for them: a parent at registration, the practice.
+    Other,
 }
 
 /// A stored grant.
@@ -43,9 +58,16 @@ pub struct Grant {
     #[serde(default)]
     pub patient_name: Option<String>,
     pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
     /// Last day of access (FHIR date, inclusive).
     pub expires: String,
     pub granted: String,
+    #[serde(default)]
+    pub made_by: MadeBy,
+    /// When the person agreed to or renewed a grant someone else made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreed: Option<String>,
     #[serde(default)]
     pub revoked: Option<String>,
 }
@@ -63,15 +85,16 @@ fn plain(text: &str, max: usize) -> Result<String, Refusal> {
 }
 
 /// Checks a grant request: a grantee subject, a name, known scopes (no
-/// duplicates, at least one) and an expiry from today up to
-/// [`MAX_GRANT_DAYS`] ahead.
+/// duplicates, at least one), known exclusion categories (no duplicates)
+/// and an expiry from today up to [`MAX_GRANT_DAYS`] ahead. The person
+/// makes it themself.
 pub fn grant(
     body: &[u8],
     patient: &str,
     patient_name: Option<&str>,
     id: &str,
     now: OffsetDateTime,
-    known_scopes: &[&str],
+    known: Known<'_>,
 ) -> Result<Grant, Refusal> {
     if body.len() > 4096 {
         return Err(Refusal::BadRequest);
@@ -85,7 +108,18 @@ pub fn grant(
     scopes.dedup();
     if scopes.is_empty()
         || scopes.len() != count
-        || scopes.iter().any(|s| !known_scopes.contains(&s.as_str()))
+        || scopes.iter().any(|s| !known.scopes.contains(&s.as_str()))
+    {
+        return Err(Refusal::BadRequest);
+    }
+    let mut categories = req.categories;
+    let count = categories.len();
+    categories.sort();
+    categories.dedup();
+    if categories.len() != count
+        || categories
+            .iter()
+            .any(|c| !known.categories.contains(&c.as_str()))
     {
         return Err(Refusal::BadRequest);
     }
@@ -101,10 +135,20 @@ pub fn grant(
         grantee_name,
         patient_name: patient_name.map(str::to_owned),
         scopes,
+        categories,
         expires: req.expires,
         granted: tiergate_core::fhirtime::format(now),
+        made_by: MadeBy::Patient,
+        agreed: None,
         revoked: None,
     })
+}
+
+/// The policy's proxy scope and exclusion category ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub scopes: &'a [&'a str],
+    pub categories: &'a [&'a str],
 }
 
 fn parse_date(text: &str) -> Option<time::Date> {
@@ -113,10 +157,66 @@ fn parse_date(text: &str) -> Option<time::Date> {
 }
 
 impl Grant {
+    /// When the person made, renewed or agreed to this grant, if they did.
+    pub fn agreed_by_patient(&self) -> Option<&str> {
+        match self.made_by {
+            MadeBy::Patient => Some(&self.granted),
+            MadeBy::Other => self.agreed.as_deref(),
+        }
+    }
+
     /// In force on `now`: not revoked and not past its last day.
     pub fn in_force(&self, now: OffsetDateTime) -> bool {
         self.revoked.is_none() && parse_date(&self.expires).is_some_and(|d| now.date() <= d)
     }
+}
+
+/// What a proxy holds for a patient on a day, before the policy's age
+/// rules (core applies them with the patient's birth date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The union of the scopes of the grants in force.
+    pub scopes: Vec<String>,
+    /// The union of the exclusion categories they share.
+    pub categories: Vec<String>,
+    /// The person's agreement: the earliest among the grants in force, and
+    /// none if any of them lacks one (one agreement never widens another
+    /// grant).
+    pub agreed: Option<String>,
+}
+
+/// What `grantee` holds for `patient` on `now`, or `None` when no grant is
+/// in force.
+pub fn held(grants: &[Grant], grantee: &str, patient: &str, now: OffsetDateTime) -> Option<Held> {
+    let in_force: Vec<&Grant> = grants
+        .iter()
+        .filter(|g| g.grantee == grantee && g.patient == patient && g.in_force(now))
+        .collect();
+    let mut scopes: Vec<String> = in_force.iter().flat_map(|g| g.scopes.clone()).collect();
+    if scopes.is_empty() {
+        return None;
+    }
+    scopes.sort();
+    scopes.dedup();
+    let mut categories: Vec<String> = in_force.iter().flat_map(|g| g.categories.clone()).collect();
+    categories.sort();
+    categories.dedup();
+    let agreements: Option<Vec<OffsetDateTime>> = in_force
+        .iter()
+        .map(|g| {
+            g.agreed_by_patient().and_then(|a| {
+                tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start)
+            })
+        })
+        .collect();
+    let agreed = agreements
+        .and_then(|a| a.into_iter().min())
+        .map(tiergate_core::fhirtime::format);
+    Some(Held {
+        scopes,
+        categories,
+        agreed,
+    })
 }
 
 /// The scopes `grantee` holds for `patient` on `now` (the union of the
@@ -127,17 +227,7 @@ pub fn scopes_for(
     patient: &str,
     now: OffsetDateTime,
 ) -> Option<Vec<String>> {
-    let mut scopes: Vec<String> = grants
-        .iter()
-        .filter(|g| g.grantee == grantee && g.patient == patient && g.in_force(now))
-        .flat_map(|g| g.scopes.iter().cloned())
-        .collect();
-    if scopes.is_empty() {
-        return None;
-    }
-    scopes.sort();
-    scopes.dedup();
-    Some(scopes)
+    held(grants, grantee, patient, now).map(|h| h.scopes)
 }
 
 #[cfg(test)]
@@ -146,7 +236,10 @@ mod tests {
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
-    const KNOWN: &[&str] = &["appointments", "booking", "record"];
+    const KNOWN: Known<'static> = Known {
+        scopes: &["appointments", "booking", "record"],
+        categories: &["hiv_aids", "complaints"],
+    };
 
     fn ok(body: &str) -> Grant {
         grant(
@@ -184,6 +277,8 @@ mod tests {
             r#"{"grantee": "", "grantee_name": "Anne", "scopes": ["record"], "expires": "2027-01-31"}"#,
             r#"{"grantee": "anne", "grantee_name": "A\nB", "scopes": ["record"], "expires": "2027-01-31"}"#,
             r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "expires": "2027-01-31", "admin": true}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "categories": ["hiv"], "expires": "2027-01-31"}"#,
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "categories": ["complaints", "complaints"], "expires": "2027-01-31"}"#,
         ] {
             assert_eq!(
                 grant(body.as_bytes(), "joe-patient", None, "g", NOW, KNOWN).unwrap_err(),
@@ -218,6 +313,16 @@ mod tests {
             .unwrap(),
             ["appointments"]
         );
+        let mut c = ok(
+            r#"{"grantee": "anne", "grantee_name": "Anne", "scopes": ["record"], "categories": ["hiv_aids"], "expires": "2027-01-31"}"#,
+        );
+        c.made_by = MadeBy::Other;
+        let h = held(&[a.clone(), c.clone()], "anne", "joe-patient", NOW).unwrap();
+        assert_eq!(h.categories, ["hiv_aids"]);
+        assert_eq!(h.agreed, None, "one grant the person never agreed to");
+        c.agreed = Some("2026-11-20T10:00:00Z".into());
+        let h = held(&[a.clone(), c], "anne", "joe-patient", NOW).unwrap();
+        assert_eq!(h.agreed.as_deref(), Some("2026-11-20T10:00:00Z"));
         a.revoked = Some("2026-11-25T13:00:00Z".into());
         assert_eq!(
             scopes_for(
