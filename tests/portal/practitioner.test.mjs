@@ -378,16 +378,6 @@ test("errors are shown with a retry, and sign out clears the session", { timeout
   }
 });
 
-test("the edge audited the break-glass access", { timeout: 90_000 }, async () => {
-  const rows = await portal.query("SELECT user_id, patient, reason, started, expires FROM break_glass");
-  const mine = rows.filter((r) => r.user_id === "tom.ashworth" && r.patient === "david-patient");
-  assert.equal(mine.length, 1, JSON.stringify(rows));
-  assert.equal(mine[0].reason, "unconscious");
-  assert.equal((Date.parse(mine[0].expires) - Date.parse(mine[0].started)) / 60_000, 240);
-  const audit = await portal.query("SELECT COUNT(*) AS n FROM audit_events WHERE break_glass = 1 AND patient = 'david-patient'");
-  assert.ok(audit[0].n >= 1);
-});
-
 test("the consent form says, before anything is recorded, that the patient's choices restrict this viewer, never what about", { timeout: 90_000 }, async () => {
   const joe = await demoToken(portal.url, "joe");
   const optOut = await fetch(`${portal.url}/consent/Patient/joe-patient/opt-out`, {
@@ -431,4 +421,14 @@ test("the consent form says, before anything is recorded, that the patient's cho
   } finally {
     await again.context.close();
   }
+});
+
+test("the edge audited the break-glass access", { timeout: 90_000 }, async () => {
+  const rows = await portal.query("SELECT user_id, patient, reason, started, expires FROM break_glass");
+  const mine = rows.filter((r) => r.user_id === "tom.ashworth" && r.patient === "david-patient");
+  assert.equal(mine.length, 1, JSON.stringify(rows));
+  assert.equal(mine[0].reason, "unconscious");
+  assert.equal((Date.parse(mine[0].expires) - Date.parse(mine[0].started)) / 60_000, 240);
+  const audit = await portal.query("SELECT COUNT(*) AS n FROM audit_events WHERE break_glass = 1 AND patient = 'david-patient'");
+  assert.ok(audit[0].n >= 1);
 });

@@ -621,6 +621,7 @@ fn reason_label(code: &str) -> (u8, &'static str) {
         "not_own_record" => (0, "not their own record"),
         "proxy_scope" => (2, "outside the proxy grant"),
         "not_for_online" => (3, "not for online viewing"),
+        "not_shared" => (5, "not shared yet (framework TBC)"),
         _ => (9, "other"),
     }
 }

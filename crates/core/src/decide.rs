@@ -52,6 +52,9 @@ pub enum Reason {
     NotOwnRecord,
     /// A proxy's granted scopes do not cover the entry's content line.
     ProxyScope,
+    /// The framework has not placed this kind of entry yet (alerts and
+    /// flags, "TBC"): only the person sees it.
+    NotShared,
 }
 
 impl Reason {
@@ -76,6 +79,7 @@ impl Reason {
             Reason::NotForOnline => "not_for_online".into(),
             Reason::NotOwnRecord => "not_own_record".into(),
             Reason::ProxyScope => "proxy_scope".into(),
+            Reason::NotShared => "not_shared".into(),
         }
     }
 }
@@ -687,7 +691,11 @@ impl Policy {
             Some(Outcome::Place(ix)) => ix.clone(),
             _ => Vec::new(),
         };
-        d.placements = self.placements_of(&all_content).1;
+        let (all_placements, named) = self.placements_of(&all_content);
+        d.placements = named;
+        self.keep_applicable(&mut categories, &all_placements);
+        let mut text_categories = sensitivity.text.clone();
+        self.keep_applicable(&mut text_categories, &all_placements);
         // A proxy sees an entry only through the content lines its scopes
         // cover.
         let content_ix = ctx.in_scope(&all_content);
@@ -735,7 +743,7 @@ impl Policy {
             };
             let withheld = not_granted(&categories);
             if self.mask_free_text {
-                d.mask = not_granted(&sensitivity.text);
+                d.mask = not_granted(&text_categories);
             }
             if !withheld.is_empty() {
                 d.reasons = self.exclusion_reasons(&withheld);
@@ -758,10 +766,26 @@ impl Policy {
         };
         let unlifted = self.unlifted(&categories, &placements, consent_key, ctx);
         if self.mask_free_text && ctx.profile.properties.exclusions_apply {
-            d.mask = self.unlifted(&sensitivity.text, &placements, consent_key, ctx);
+            d.mask = self.unlifted(&text_categories, &placements, consent_key, ctx);
         }
         if !unlifted.is_empty() {
             d.reasons = self.exclusion_reasons(&unlifted);
+            return Pending {
+                decision: d,
+                categories,
+                outcome,
+            };
+        }
+        if matches!(outcome, Some(Outcome::Withhold)) {
+            // Not placed by the framework: the person's own, and no one
+            // else's (a proxy neither).
+            if ctx.profile_own_record() && ctx.scope.is_none() {
+                d.decision = Verdict::Allow;
+                d.allowed_by = Some("own_record".into());
+                self.judge_contained(&mut d, res, key, index, ctx, classified.setting);
+            } else {
+                d.reasons.push(Reason::NotShared);
+            }
             return Pending {
                 decision: d,
                 categories,
@@ -1265,6 +1289,7 @@ impl Policy {
                         Some(Outcome::Dependent) => "dependent",
                         Some(Outcome::About) => "about",
                         Some(Outcome::Container) => "container",
+                        Some(Outcome::Withhold) => "withheld",
                         None => "unclassified",
                     },
                     exclusion_categories: cats

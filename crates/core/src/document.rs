@@ -291,9 +291,23 @@ pub struct RuleDef {
     #[serde(default)]
     pub content: Vec<String>,
     /// Instead of content: `dependent` (shared only when a shared entry
-    /// refers to it) or `about` (shared only when everything it is about is).
+    /// refers to it), `about` (shared only when everything it is about is),
+    /// `container` (a list, shared when one of its items is) or `withhold`
+    /// (the framework has not placed it yet: only the person sees it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disposition: Option<String>,
+    /// A switch: a rule that is off is checked but classifies nothing.
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub enabled: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_on(v: &bool) -> bool {
+    *v
 }
 
 /// All given conditions must hold; within one, any listed value will do.
@@ -365,6 +379,9 @@ pub struct SecurityLabelDef {
     /// marked the entry as not for online viewing).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub withhold_online: bool,
+    /// Why the label does what it does (for the people who govern it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A sensitive category (table 5, Appendix 1).
@@ -380,6 +397,29 @@ pub struct ExclusionCategoryDef {
     /// any case).
     #[serde(default)]
     pub terms: Vec<String>,
+    /// The category in other code systems (SNOMED CT, ICD-10, OPCS-4,
+    /// CTV3): codes that match only codings of that system.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codelists: Vec<CodelistDef>,
+    /// Segment ids the category applies in (framework 7.3: blood-borne
+    /// disease status is withheld within Diagnostics). Empty: everywhere.
+    /// An entry with no placement (shared only alongside others) is held
+    /// to it wherever it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+}
+
+/// A category's codes in one code system, with where they came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodelistDef {
+    /// The code system's URIs (one system may go by several).
+    pub systems: Vec<String>,
+    /// Where the list comes from (a published codelist, a classification).
+    pub source: String,
+    pub licence: String,
+    pub version: String,
+    pub codes: Vec<ExclusionCodeDef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -374,7 +374,8 @@ mod redact {
                     removed_names.insert(name.to_owned());
                     continue;
                 }
-                let categories = self.hl7_categories(&message, seg);
+                let mut categories = self.hl7_categories(&message, seg);
+                self.keep_applicable(&mut categories, &placements);
                 if categories.is_empty() {
                     kept.push(seg.clone());
                     continue;

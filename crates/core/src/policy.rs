@@ -26,7 +26,7 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 /// canonicalise and hash the whole document. A test recomputes it; when the
 /// default policy changes, that test prints the new value.
 pub const DEFAULT_POLICY_HASH: &str =
-    "sha256:e3463b9dca7453eeabeb77bd321a29f823a64e424c9fa0e903b56224dffce34f";
+    "sha256:2a7717fed1139a6e23e4f9308c6a3e5887e0e08731fd81cd09924272450c8da5";
 
 /// Which rules can match each resource type (see `Policy::rules_by_type`).
 fn rules_by_type(rules: &[Rule]) -> (FastMap<String, Vec<usize>>, Vec<usize>) {
@@ -126,6 +126,9 @@ pub(crate) enum Outcome {
     About,
     /// A list of other entries: shared when one of them is, without the rest.
     Container,
+    /// Not placed by the framework yet: withheld from everyone but the
+    /// person.
+    Withhold,
 }
 
 #[derive(Debug, Clone)]
@@ -178,7 +181,13 @@ pub struct Policy {
     pub(crate) rules_any_type: Vec<usize>,
     pub(crate) exclusion_systems: FastSet<String>,
     pub(crate) exclusion_matcher: CodeMatcher,
+    /// Category codelists by code system: they match only that system
+    /// (and codings with no system, when the policy says so).
+    pub(crate) exclusion_codelists: FastMap<String, CodeMatcher>,
     pub(crate) categories: Vec<String>,
+    /// For each category, the segment indices it is limited to (`None`:
+    /// every segment).
+    pub(crate) category_segments: Vec<Option<Vec<usize>>>,
     pub(crate) lifts: Vec<Lift>,
     pub(crate) terms: TermMatcher,
     pub(crate) mask_free_text: bool,
@@ -330,6 +339,20 @@ impl Policy {
     }
 
     /// Exclusion category ids, in document order.
+    /// Drops the categories limited to segments none of `placements` is in.
+    /// An entry with no placement keeps them all (fail closed).
+    pub(crate) fn keep_applicable(&self, categories: &mut Vec<u16>, placements: &[Placement]) {
+        if placements.is_empty() {
+            return;
+        }
+        categories.retain(|c| match self.category_segments.get(usize::from(*c)) {
+            Some(Some(segments)) => placements
+                .iter()
+                .any(|p| segments.contains(&usize::from(p.segment))),
+            _ => true,
+        });
+    }
+
     pub(crate) fn category_index(&self, id: &str) -> Option<u16> {
         self.categories
             .iter()
@@ -359,6 +382,19 @@ impl Policy {
         };
         if applies {
             self.exclusion_matcher.matches_into(code, out);
+        }
+        match system {
+            Some(s) => {
+                if let Some(m) = self.exclusion_codelists.get(s) {
+                    m.matches_into(code, out);
+                }
+            }
+            None if self.document.exclusions.match_codes_without_system => {
+                for m in self.exclusion_codelists.values() {
+                    m.matches_into(code, out);
+                }
+            }
+            None => {}
         }
     }
 
@@ -689,10 +725,7 @@ impl Compiler {
                     let mut ix = Vec::new();
                     for (j, c) in r.content.iter().enumerate() {
                         match content_index(c) {
-                            Some(x) => {
-                                placed.insert(x);
-                                ix.push(x);
-                            }
+                            Some(x) => ix.push(x),
                             None => self.rule_problem(
                                 format!("{base}/content/{j}"),
                                 &r.id,
@@ -705,11 +738,12 @@ impl Compiler {
                 (Some("dependent"), true) => Outcome::Dependent,
                 (Some("about"), true) => Outcome::About,
                 (Some("container"), true) => Outcome::Container,
+                (Some("withhold"), true) => Outcome::Withhold,
                 (Some(_), true) => {
                     self.rule_problem(
                         format!("{base}/disposition"),
                         &r.id,
-                        "unknown disposition: expected `dependent`, `about` or `container`"
+                        "unknown disposition: expected `dependent`, `about`, `container` or `withhold`"
                             .to_owned(),
                     );
                     Outcome::Dependent
@@ -723,23 +757,25 @@ impl Compiler {
                     Outcome::Dependent
                 }
             };
-            if let Some(j) = doc
+            if let Some(earlier) = doc
                 .classification
                 .rules
                 .iter()
                 .take(i)
-                .position(|earlier| subsumes(&earlier.matcher, m))
+                .find(|earlier| r.enabled && earlier.enabled && subsumes(&earlier.matcher, m))
+                .map(|e| e.id.as_str())
             {
-                let earlier = doc
-                    .classification
-                    .rules
-                    .get(j)
-                    .map_or("", |e| e.id.as_str());
                 self.rule_problem(
                     base.clone(),
                     &r.id,
                     format!("unreachable: every entry it matches is classified first by rule `{earlier}`"),
                 );
+            }
+            if !r.enabled {
+                continue;
+            }
+            if let Outcome::Place(ix) = &outcome {
+                placed.extend(ix.iter().copied());
             }
             rules.push(Rule {
                 id: r.id.clone(),
@@ -785,7 +821,7 @@ impl Compiler {
         let mut all_patterns = Vec::new();
         let mut seen_codes: HashMap<CodePattern, String> = HashMap::new();
         for (i, cat) in ex.categories.iter().enumerate() {
-            if cat.codes.is_empty() {
+            if cat.codes.is_empty() && cat.codelists.is_empty() {
                 self.rule_problem(
                     format!("/exclusions/categories/{i}/codes"),
                     &cat.id,
@@ -813,6 +849,54 @@ impl Compiler {
                 }
             }
         }
+        let mut by_system: HashMap<String, Vec<(CodePattern, u16)>> = HashMap::new();
+        for (i, cat) in ex.categories.iter().enumerate() {
+            let Ok(ci) = u16::try_from(i) else {
+                break;
+            };
+            for (k, list) in cat.codelists.iter().enumerate() {
+                let base = format!("/exclusions/categories/{i}/codelists/{k}");
+                if list.systems.is_empty() || list.systems.iter().any(|s| s.trim().is_empty()) {
+                    self.rule_problem(format!("{base}/systems"), &cat.id, "no code system");
+                }
+                for (field, value) in [
+                    ("source", &list.source),
+                    ("licence", &list.licence),
+                    ("version", &list.version),
+                ] {
+                    if value.trim().is_empty() {
+                        self.rule_problem(format!("{base}/{field}"), &cat.id, "empty");
+                    }
+                }
+                if list.codes.is_empty() {
+                    self.rule_problem(format!("{base}/codes"), &cat.id, "no codes");
+                }
+                for (j, code) in list.codes.iter().enumerate() {
+                    let path = format!("{base}/codes/{j}/code");
+                    match parse_pattern(&code.code) {
+                        Ok(p) => {
+                            for system in &list.systems {
+                                let entries = by_system.entry(system.clone()).or_default();
+                                if entries.iter().any(|(q, _)| *q == p) {
+                                    self.rule_problem(
+                                        path.clone(),
+                                        &cat.id,
+                                        "duplicate code in this system",
+                                    );
+                                } else {
+                                    entries.push((p.clone(), ci));
+                                }
+                            }
+                        }
+                        Err(msg) => self.rule_problem(path, &cat.id, msg),
+                    }
+                }
+            }
+        }
+        let exclusion_codelists: FastMap<String, CodeMatcher> = by_system
+            .into_iter()
+            .map(|(system, patterns)| (system, CodeMatcher::build(patterns)))
+            .collect();
         let exclusion_matcher = CodeMatcher::build(all_patterns);
         if exclusion_matcher.is_broken() {
             self.problem(
@@ -821,6 +905,25 @@ impl Compiler {
             );
         }
         let categories: Vec<String> = ex.categories.iter().map(|c| c.id.clone()).collect();
+        let mut category_segments = Vec::new();
+        for (i, cat) in ex.categories.iter().enumerate() {
+            if cat.segments.is_empty() {
+                category_segments.push(None);
+                continue;
+            }
+            let mut ix = Vec::new();
+            for (j, s) in cat.segments.iter().enumerate() {
+                match seg_index(s) {
+                    Some(x) => ix.push(x),
+                    None => self.rule_problem(
+                        format!("/exclusions/categories/{i}/segments/{j}"),
+                        &cat.id,
+                        format!("unknown segment `{s}`"),
+                    ),
+                }
+            }
+            category_segments.push(Some(ix));
+        }
         self.unique("/exclusions/lifts", ex.lifts.iter().map(|l| l.id.as_str()));
         let mut lifts = Vec::new();
         for (i, l) in ex.lifts.iter().enumerate() {
@@ -1171,7 +1274,9 @@ impl Compiler {
             rules_any_type,
             rules,
             exclusion_matcher,
+            exclusion_codelists,
             categories,
+            category_segments,
             lifts,
             terms,
             mask_free_text,

@@ -292,7 +292,9 @@ fn the_policy_lists_exactly_the_appendix_1_codes() {
         .iter()
         .map(String::as_str)
         .collect();
-    let appendix_ids: BTreeSet<&str> = CATEGORY_IDS.iter().map(|(_, id)| *id).collect();
+    let mut appendix_ids: BTreeSet<&str> = CATEGORY_IDS.iter().map(|(_, id)| *id).collect();
+    // And one from section 7.3, limited to the Diagnostics segment.
+    appendix_ids.insert("blood_borne_viruses");
     assert_eq!(policy_ids, appendix_ids);
     for (_, id) in CATEGORY_IDS {
         let in_policy: BTreeSet<String> = doc
@@ -872,4 +874,127 @@ fn policy_terms_are_read_as_text_is() {
         ["hiv_aids"]
     );
     assert!(p.term_categories_of("htlvone antibody").is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Appendix 1 in the code systems records use today (SNOMED CT, ICD-10,
+// CTV3, OPCS-4): each code matches only in its own system.
+
+#[test]
+fn appendix_1_in_snomed_ct_icd_10_ctv3_and_opcs_4_with_no_text() {
+    const CTV3: &str = "http://read.info/ctv3";
+    const OPCS4: &str = "http://hl7.org/fhir/sid/opcs-4";
+    let cases: &[(&str, &str, &str)] = &[
+        (ICD10, "B20", "hiv_aids"),
+        (ICD10, "B20.1", "hiv_aids"),
+        (ICD10, "B201", "hiv_aids"),
+        ("http://hl7.org/fhir/sid/icd-10-uk", "Z21", "hiv_aids"),
+        (SNOMED, "86406008", "hiv_aids"),
+        (CTV3, "XaFuL", "hiv_aids"),
+        (ICD10, "A54.0", "sexually_transmitted_diseases"),
+        (SNOMED, "76272004", "sexually_transmitted_diseases"),
+        (ICD10, "O04.9", "termination_of_pregnancy"),
+        (OPCS4, "Q11.2", "termination_of_pregnancy"),
+        (OPCS4, "Q13.1", "ivf_treatment"),
+        (ICD10, "Z31.2", "ivf_treatment"),
+        (ICD10, "Z65.1", "convictions_imprisonment"),
+        (ICD10, "T74.1", "abuse"),
+        (ICD10, "F64.0", "gender_reassignment"),
+        (OPCS4, "X15.1", "gender_reassignment"),
+    ];
+    let resources: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (system, code, _))| primary_condition(&format!("c{i}"), Some(system), code))
+        .collect();
+    // The same codes in a system they are not of are other codes.
+    let mut others: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (_, code, _))| primary_condition(&format!("o{i}"), Some(LOINC), code))
+        .collect();
+    others.extend(resources.iter().cloned());
+    let decisions = decide(&bundle(&others), &viewer("1b"), &full_consent());
+    for (i, (system, code, category)) in cases.iter().enumerate() {
+        assert_excluded(
+            by_id(&decisions, &format!("c{i}")),
+            category,
+            &format!("{system} {code}"),
+        );
+        assert_eq!(
+            by_id(&decisions, &format!("o{i}")).decision,
+            Verdict::Allow,
+            "{code} as LOINC"
+        );
+    }
+    // Every codelist names where it came from.
+    for cat in &policy().document().exclusions.categories {
+        for list in &cat.codelists {
+            assert!(
+                !list.source.is_empty() && !list.licence.is_empty() && !list.version.is_empty()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Section 7.3: Diagnostics tier 2 excludes blood-borne disease status (and
+// the GUM record, an Appendix 1 category): tier 3 only.
+
+fn hepatitis_c_result(id: &str) -> Value {
+    let mut r = lab_observation(id, Some(SNOMED), "50711007");
+    r["code"]["text"] = json!("Hepatitis C antibody");
+    r
+}
+
+#[test]
+fn section_7_3_blood_borne_virus_status_is_diagnostics_tier_3_only() {
+    let mut by_text = lab_observation("by-text", Some(LOINC), "13955-0");
+    by_text["valueString"] = json!("HCV antibody detected");
+    let mut syphilis = lab_observation("syphilis", Some(LOINC), "20507-0");
+    syphilis["code"]["text"] = json!("Syphilis serology");
+    let mut diagnosis = primary_condition("diagnosis", Some(ICD10), "B18.2");
+    diagnosis["code"]["text"] = json!("Chronic hepatitis C");
+    let record = bundle(&[
+        hepatitis_c_result("by-code"),
+        by_text,
+        syphilis,
+        lab_observation("fbc", Some(LOINC), "58410-2"),
+        diagnosis,
+    ]);
+    for profile in PROFILES {
+        let decisions = decide(&record, &viewer(profile), &full_consent());
+        let tier_3 = D3_PROFILES.contains(&profile);
+        for (id, category) in [
+            ("by-code", "blood_borne_viruses"),
+            ("by-text", "blood_borne_viruses"),
+            ("syphilis", "sexually_transmitted_diseases"),
+        ] {
+            let d = by_id(&decisions, id);
+            if tier_3 {
+                assert_eq!(
+                    d.decision,
+                    Verdict::Allow,
+                    "{profile} {id}: {:?}",
+                    d.reasons
+                );
+            } else {
+                assert!(
+                    d.decision == Verdict::Withhold,
+                    "{profile} {id} released below Diagnostics tier 3"
+                );
+                if by_id(&decisions, "fbc").decision == Verdict::Allow {
+                    assert_excluded(d, category, &format!("{profile} {id}"));
+                }
+            }
+        }
+    }
+    // The section is about the diagnostic record: a hepatitis C diagnosis
+    // in the GP's summary is shared as diagnoses are.
+    let gp = decide(&record, &viewer("1b"), &full_consent());
+    assert_eq!(by_id(&gp, "diagnosis").decision, Verdict::Allow);
+    let nurse = decide(&record, &viewer("7"), &full_consent());
+    assert!(!by_id(&nurse, "diagnosis")
+        .reasons
+        .contains(&excluded("blood_borne_viruses")));
 }

@@ -94,7 +94,7 @@ fn the_default_policy_compiles() {
     assert_eq!(policy.profiles().count(), 13);
     assert_eq!(policy.segments().len(), 4);
     assert_eq!(policy.content().len(), 22);
-    assert_eq!(policy.exclusion_categories().len(), 9);
+    assert_eq!(policy.exclusion_categories().len(), 10);
     let hash = policy.hash();
     let hex = hash.strip_prefix("sha256:").unwrap();
     assert_eq!(hex.len(), 64);

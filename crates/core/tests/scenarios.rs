@@ -517,8 +517,12 @@ fn scenario_3_brenda_mental_health_team_sees_the_gp_lft() {
         decision(&r, "brenda-lft").consent.as_deref(),
         Some("brenda-cmht")
     );
-    // Diagnostics tier 2 is in the profile but Brenda consented to tier 1.
-    assert_eq!(reasons(&r, "brenda-hepc"), ["no_consent"]);
+    // Her hepatitis C result is blood-borne virus status: Diagnostics
+    // tier 3 only (7.3), and the team has tier 2 (and her consent to 1).
+    assert_eq!(
+        reasons(&r, "brenda-hepc"),
+        ["excluded_category:blood_borne_viruses"]
+    );
     assert_eq!(
         reasons(&r, "brenda-hiv-test"),
         ["excluded_category:hiv_aids"]
@@ -967,10 +971,10 @@ fn scenario_7_team_leader_sees_who_is_involved_and_care_plans() {
         allowed_by(&r, "susan-careplan").as_deref(),
         Some("summary-3")
     );
-    // Alerts and flags are "TBC" in table 1: the policy places none, so the
-    // safeguarding alert is withheld as unclassified (fail closed), even for
-    // the council that wrote it.
-    assert_eq!(reasons(&r, "susan-safeguarding-alert"), ["unclassified"]);
+    // Alerts and flags are "TBC" in table 1: the policy shares none until
+    // each category is scoped, so the safeguarding alert is withheld, even
+    // from the council that wrote it.
+    assert_eq!(reasons(&r, "susan-safeguarding-alert"), ["not_shared"]);
     assert_eq!(
         reasons(&r, "susan-ivf"),
         ["excluded_category:ivf_treatment"]

@@ -180,9 +180,9 @@ fn content_line_cases() -> Vec<Case> {
                 "health_status_prompts",
                 Some("primary_care"),
                 &[],
-                json!({"status": "active"}),
+                json!({"status": "active", "category": [cc(HINT, "health-status-prompt")]}),
             ),
-            rule: "primary.health-status-flag",
+            rule: "primary.health-status",
             content: &["health_status_prompts"],
         },
         Case {
@@ -526,8 +526,8 @@ fn other_rule_cases() -> Vec<Case> {
                 &[],
                 json!({"status": "available"}),
             ),
-            rule: "diagnostics.imaging",
-            content: &["all_tests"],
+            rule: "diagnostics.radiology-study",
+            content: &["routine_tests"],
         },
         Case {
             resource: resource(

@@ -12,9 +12,13 @@
 //! * the Appendix 1 codes come from the tests' own copy of the framework's
 //!   table (`crates/core/tests/data/appendix1-exclusion-codes.tsv`), matched here
 //!   (dot padding removed; a trailing `%` takes every code below);
-//! * the free-text terms, the code systems Appendix 1 applies to and the
-//!   HL7 v2 coded fields and coding-system names are read from the default
-//!   policy document's JSON text (data, not the engine's compiled form);
+//! * the free-text terms, the code systems Appendix 1 applies to, each
+//!   category's codelists in other code systems (each code matched only in
+//!   its own systems) and the HL7 v2 coded fields and coding-system names
+//!   are read from the default policy document's JSON text (data, not the
+//!   engine's compiled form); a category limited to some segments (which
+//!   depends on where the engine places an entry) is left to its own
+//!   scenario tests;
 //! * text is read its own way: HTML references decoded by the
 //!   `html-escape` crate, both with and without tags and markdown emphasis,
 //!   then put in Unicode compatibility form by ICU4X's `icu_normalizer`,
@@ -121,6 +125,9 @@ struct Code {
     category: String,
     code: String,
     below: bool,
+    /// The systems a policy codelist names; `None` for Appendix 1's codes
+    /// (the policy's exclusion systems).
+    systems: Option<Vec<String>>,
 }
 
 /// The leak oracle for one policy document's terms and systems.
@@ -214,6 +221,36 @@ impl Oracle {
             .flatten()
         {
             let id = field(cat, "id").as_str().unwrap_or_default().to_owned();
+            // A category limited to some segments depends on where the
+            // engine places an entry: its own scenario tests cover it.
+            if field(cat, "segments")
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+            {
+                continue;
+            }
+            for list in field(cat, "codelists").as_array().into_iter().flatten() {
+                let systems: Vec<String> = field(list, "systems")
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
+                for code in field(list, "codes")
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| field(c, "code").as_str())
+                {
+                    oracle.codes.push(Code {
+                        category: id.clone(),
+                        code: code.trim_end_matches(['%', '.']).to_owned(),
+                        below: code.ends_with('%'),
+                        systems: Some(systems.clone()),
+                    });
+                }
+            }
             let patterns: Vec<String> = field(cat, "terms")
                 .as_array()
                 .into_iter()
@@ -244,6 +281,7 @@ impl Oracle {
                 category: (*category).to_owned(),
                 code: code.trim_end_matches(['%', '.']).to_owned(),
                 below,
+                systems: None,
             });
         }
         assert!(oracle.codes.len() > 100, "Appendix 1 has 110 codes");
@@ -286,9 +324,23 @@ impl Oracle {
 
     /// The Appendix 1 categories of a code.
     pub fn code_categories(&self, code: &str) -> Vec<&str> {
+        self.categories_of(code, |c| c.systems.is_none())
+    }
+
+    /// The categories of a code in `system`: Appendix 1's where the policy
+    /// applies it, and each codelist's in its own systems.
+    pub fn code_categories_in(&self, system: Option<&str>, code: &str) -> Vec<&str> {
+        self.categories_of(code, |c| match (&c.systems, system) {
+            (None, _) => self.applies_to(system),
+            (Some(list), Some(s)) => list.iter().any(|x| x == s),
+            (Some(_), None) => self.without_system,
+        })
+    }
+
+    fn categories_of(&self, code: &str, applies: impl Fn(&Code) -> bool) -> Vec<&str> {
         let bare = code.trim().trim_end_matches('.');
         let mut out = Vec::new();
-        for c in &self.codes {
+        for c in self.codes.iter().filter(|c| applies(c)) {
             let hit = if c.below {
                 bare.starts_with(c.code.as_str())
             } else {
@@ -330,13 +382,11 @@ impl Oracle {
                 } else {
                     None
                 };
-                if self.applies_to(system) {
-                    for c in self.code_categories(text) {
-                        found.push(Leak::Code {
-                            code: text.to_owned(),
-                            category: c.to_owned(),
-                        });
-                    }
+                for c in self.code_categories_in(system, text) {
+                    found.push(Leak::Code {
+                        code: text.to_owned(),
+                        category: c.to_owned(),
+                    });
                 }
             }
             "data"
@@ -398,11 +448,8 @@ impl Oracle {
                                 .iter()
                                 .find(|(n, _)| n == system_name)
                                 .map(|(_, uri)| uri.as_str());
-                            if !self.applies_to(system) {
-                                continue;
-                            }
                             for form in [(*code).to_owned(), read(code)] {
-                                for c in self.code_categories(&form) {
+                                for c in self.code_categories_in(system, &form) {
                                     found.push(Leak::Code {
                                         code: form.clone(),
                                         category: c.to_owned(),
@@ -557,6 +604,18 @@ mod tests {
         assert_eq!(o().code_categories("A7880"), vec!["hiv_aids"]);
         assert!(o().code_categories("43W71").is_empty());
         assert_eq!(o().code_categories("13HN"), o().code_categories("13HN."));
+        // Codelists in other systems: only in their own system.
+        let icd10 = Some("http://hl7.org/fhir/sid/icd-10");
+        assert_eq!(o().code_categories_in(icd10, "B20.1"), vec!["hiv_aids"]);
+        assert_eq!(o().code_categories_in(icd10, "B201"), vec!["hiv_aids"]);
+        assert!(o()
+            .code_categories_in(Some("http://loinc.org"), "B20")
+            .is_empty());
+        assert_eq!(o().code_categories_in(None, "B20"), vec!["hiv_aids"]);
+        assert!(
+            o().code_categories_in(icd10, "B16.9").is_empty(),
+            "segment-limited: not the oracle's"
+        );
     }
 
     #[test]
