@@ -180,6 +180,7 @@ fn main() {
                     consent,
                     now,
                     default_setting: None,
+                    holding_organisation: None,
                 },
             ));
         }

@@ -92,6 +92,7 @@ fn bench(c: &mut Criterion) {
                 consent: &consent,
                 now,
                 default_setting: Some("primary_care"),
+                holding_organisation: None,
             };
             group.bench_with_input(BenchmarkId::new("redact", profile), &bytes, |b, bytes| {
                 b.iter(|| policy.redact(bytes, &request, Limits::default()).unwrap())

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let consent = common::full_consent();
     let now = time::macros::datetime!(2026-11-25 12:00 UTC);
     let setting = ["primary_care", "hospital", "diagnostics"][usize::from(pick >> 4) % 3];
-    let request = Request { viewer: &viewer, consent: &consent, now, default_setting: Some(setting) };
+    let request = Request { viewer: &viewer, consent: &consent, now, default_setting: Some(setting), holding_organisation: None };
     let limits = Limits { max_bytes: 1 << 20 };
     let Ok(out) = common::policy().redact(record, &request, limits) else { return };
     if tiergate_core::hl7v2::Message::sniff(record) {

@@ -626,7 +626,7 @@ pub async fn send_reminders(
             &consent,
             ctx.now,
             policy,
-            cfg.setting.as_deref(),
+            cfg.origin_facts(),
         )
         .map_err(fail)?;
         let view: Value =

@@ -83,6 +83,8 @@ struct Config {
     max_bytes: usize,
     jwks: Option<&'static Jwks>,
     setting: Option<String>,
+    /// The organisation that runs the origin (own-organisation pass-through).
+    organisation: Option<String>,
     /// Where reminders are posted (`NOTIFY_WEBHOOK`); the demo outbox
     /// when unset and the demo is on.
     webhook: Option<String>,
@@ -100,6 +102,15 @@ fn var(env: &Env, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+impl Config {
+    fn origin_facts(&self) -> pipeline::Origin<'_> {
+        pipeline::Origin {
+            setting: self.setting.as_deref(),
+            organisation: self.organisation.as_deref(),
+        }
+    }
+}
+
 fn config(env: &Env) -> Config {
     Config {
         origin: var(env, "ORIGIN_URL").map(|o| o.trim_end_matches('/').to_owned()),
@@ -114,6 +125,7 @@ fn config(env: &Env) -> Config {
             .unwrap_or(DEFAULT_MAX_ORIGIN_BYTES),
         jwks: configured_jwks(env),
         setting: var(env, "ORIGIN_SETTING"),
+        organisation: var(env, "ORIGIN_ORGANISATION"),
         webhook: var(env, "NOTIFY_WEBHOOK"),
         pass_through: var(env, "DEMO").as_deref() == Some("on")
             && var(env, "PASS_THROUGH").as_deref() == Some("on"),
@@ -913,7 +925,7 @@ async fn record(
         &consent,
         ctx.now,
         policy,
-        cfg.setting.as_deref(),
+        cfg.origin_facts(),
     )
     .map_err(|r| fail(r, &viewer))?;
     // Facts for the audit rules (ids, codes and times only).

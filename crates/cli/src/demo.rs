@@ -364,6 +364,7 @@ fn report_for(
         consent: compiled,
         now,
         default_setting: None,
+        holding_organisation: None,
     };
     let redacted = policy
         .redact(files.record, &request, Limits::default())

@@ -102,6 +102,10 @@ struct RecordArgs {
     /// Care setting of the origin system, for entries that do not say.
     #[arg(long)]
     setting: Option<String>,
+    /// The organisation (ODS code) whose system the record comes from: it
+    /// holds every entry that does not name its holder.
+    #[arg(long)]
+    origin_organisation: Option<String>,
     /// Largest record accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_bytes)]
     max_bytes: usize,
@@ -313,6 +317,7 @@ fn redact(args: &RecordArgs) -> Result<(Policy, tiergate_core::Redacted), Failur
         consent: &compiled,
         now,
         default_setting: args.setting.as_deref(),
+        holding_organisation: args.origin_organisation.as_deref(),
     };
     let out = policy
         .redact(

@@ -145,7 +145,9 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
 pub(crate) struct Classified {
     pub(crate) rule: Option<usize>,
     pub(crate) setting: Option<usize>,
-    pub(crate) organisations: Vec<String>,
+    /// The organisation whose system recorded the entry, never a party
+    /// named inside it.
+    pub(crate) holder: Option<String>,
 }
 
 impl Policy {
@@ -160,7 +162,7 @@ impl Policy {
             .get("resourceType")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let (org_setting, organisations) = self.organisations_of(res, holder, index);
+        let (org_setting, _) = self.organisations_of(res, holder, index);
         let setting = self
             .tagged_setting(res)
             .unwrap_or_else(|| self.source_setting(res).or(org_setting).or(default_setting));
@@ -176,8 +178,49 @@ impl Policy {
         Classified {
             rule,
             setting,
-            organisations,
+            holder: self.holding_organisation(res),
         }
+    }
+
+    /// The organisation that holds an entry, as the entry's own metadata or
+    /// the policy's source map say (the origin's organisation is the
+    /// caller's to supply for the rest).
+    fn holding_organisation(&self, res: &Map) -> Option<String> {
+        let own = &self.document.own_organisation;
+        let meta = res.get("meta");
+        if let Some(system) = &own.holder_tag_system {
+            let tagged = meta
+                .and_then(|m| m.get("tag"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|t| t.get("system").and_then(Value::as_str) == Some(system.as_str()));
+            if let Some(t) = tagged {
+                return t.get("code").and_then(Value::as_str).map(str::to_owned);
+            }
+        }
+        if let Some(url) = &own.holder_extension {
+            let ext = res
+                .get("extension")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|e| e.get("url").and_then(Value::as_str) == Some(url.as_str()));
+            if let Some(e) = ext {
+                let value = e
+                    .get("valueIdentifier")
+                    .or_else(|| e.get("valueReference").and_then(|r| r.get("identifier")))
+                    .and_then(|i| i.get("value"))
+                    .or_else(|| e.get("valueCode"))
+                    .and_then(Value::as_str);
+                return value.map(str::to_owned);
+            }
+        }
+        let source = meta.and_then(|m| m.get("source")).and_then(Value::as_str)?;
+        own.sources
+            .iter()
+            .find(|s| source.starts_with(s.prefix.as_str()))
+            .map(|s| s.organisation.clone())
     }
 
     /// `Some(None)` when a setting tag is present but names no known setting.

@@ -24,6 +24,10 @@ pub struct Request<'a> {
     pub now: OffsetDateTime,
     /// The setting of the origin system, used when an entry says nothing.
     pub default_setting: Option<&'a str>,
+    /// The organisation whose system the record comes from, holding every
+    /// entry that does not name its own holder (own-organisation
+    /// pass-through). `None`: only entries that name one are anyone's own.
+    pub holding_organisation: Option<&'a str>,
 }
 
 /// Why an entry was withheld (or, for `own_organisation`, allowed).
@@ -800,11 +804,12 @@ impl Policy {
                 outcome,
             };
         }
+        let holder = classified
+            .holder
+            .as_deref()
+            .or(ctx.request.holding_organisation);
         let own = rules.own_organisation.pass_through
-            && classified
-                .organisations
-                .iter()
-                .any(|o| o == &viewer.organisation);
+            && holder.is_some_and(|h| !h.trim().is_empty() && h == viewer.organisation);
         if own {
             d.decision = Verdict::Allow;
             d.allowed_by = Some("own_organisation".into());

@@ -503,6 +503,25 @@ pub struct OwnOrganisationDef {
     /// Whether entries held by the viewer's own organisation pass without
     /// the framework's consent and tier rules (exclusions still apply).
     pub pass_through: bool,
+    /// The `meta.tag` system whose code is the ODS code of the organisation
+    /// whose system recorded (holds) the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_tag_system: Option<String>,
+    /// An extension (on the resource) naming the holding organisation by
+    /// `valueIdentifier`, `valueReference.identifier` or `valueCode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_extension: Option<String>,
+    /// `meta.source` prefixes of systems each held by one organisation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<HolderSourceDef>,
+}
+
+/// A source system and the organisation that holds what it records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolderSourceDef {
+    pub prefix: String,
+    pub organisation: String,
 }
 
 /// How a redacted document is written.

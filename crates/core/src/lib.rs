@@ -42,6 +42,7 @@
 //!     consent: &consent,
 //!     now: time::macros::datetime!(2026-11-25 12:00 UTC),
 //!     default_setting: None,
+//!     holding_organisation: None,
 //! };
 //! let redacted = policy.redact(record, &request, Limits::default())?;
 //! let body = String::from_utf8(redacted.body)?;

@@ -26,7 +26,7 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 /// canonicalise and hash the whole document. A test recomputes it; when the
 /// default policy changes, that test prints the new value.
 pub const DEFAULT_POLICY_HASH: &str =
-    "sha256:2a7717fed1139a6e23e4f9308c6a3e5887e0e08731fd81cd09924272450c8da5";
+    "sha256:548bd3dbcca42ca3b417966f76f80851d0fa2116758ce8e441ddd88aa16bf328";
 
 /// Which rules can match each resource type (see `Policy::rules_by_type`).
 fn rules_by_type(rules: &[Rule]) -> (FastMap<String, Vec<usize>>, Vec<usize>) {

@@ -196,6 +196,7 @@ fn try_decide(v: &Viewer, consent: &CompiledConsent) -> Result<Decisions, Redact
         consent,
         now: NOW,
         default_setting: None,
+        holding_organisation: None,
     };
     policy().decide(&record(), &request)
 }
@@ -421,6 +422,7 @@ fn invalid_break_glass_is_refused_and_nothing_is_released() {
             consent: &consent,
             now: NOW,
             default_setting: None,
+            holding_organisation: None,
         };
         let redacted = policy().redact(&bytes, &request, Limits::default());
         assert!(
@@ -823,6 +825,7 @@ fn break_glass_does_not_override_an_opt_out() {
         consent: &consent,
         now: NOW,
         default_setting: None,
+        holding_organisation: None,
     };
     let d = overriding.decide(&record(), &request).unwrap();
     assert!(allowed(&d, "pat") && entry(&d, "pat").break_glass);

@@ -77,6 +77,7 @@ fn decide(policy: &Policy, resources: &[Value], v: &Viewer) -> Decisions {
         consent: &consent,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     policy.decide(&record, &request).unwrap()
 }

@@ -85,6 +85,7 @@ fn request<'a>(v: &'a Viewer, c: &'a CompiledConsent, setting: &'a str) -> Reque
         consent: c,
         now: NOW,
         default_setting: Some(setting),
+        holding_organisation: None,
     }
 }
 

@@ -236,6 +236,7 @@ fn decide(record: &Value, v: &Viewer, consent: &CompiledConsent) -> Decisions {
         consent,
         now: NOW,
         default_setting: None,
+        holding_organisation: None,
     };
     policy().decide(record, &request).unwrap()
 }

@@ -68,6 +68,7 @@ fn every_core_case_fails_closed_as_catalogued() {
                     consent: &consent,
                     now,
                     default_setting: None,
+                    holding_organisation: None,
                 };
                 policy
                     .redact(&input(case), &request, Limits::default())
@@ -82,6 +83,7 @@ fn every_core_case_fails_closed_as_catalogued() {
                     consent: &c,
                     now,
                     default_setting: None,
+                    holding_organisation: None,
                 };
                 policy
                     .redact(

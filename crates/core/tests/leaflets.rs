@@ -34,6 +34,7 @@ fn received(file: &str, viewer: &Viewer) -> Value {
         consent: &consent,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     let r = policy
         .redact(&demo(file), &request, Limits::default())

@@ -216,7 +216,7 @@ proptest! {
         }
         let viewer = Viewer::from_json(v.to_string().as_bytes()).unwrap();
         let consent = if break_glass { ConsentSet::default().compile(policy()).unwrap() } else { consent() };
-        let request = Request { viewer: &viewer, consent: &consent, now: datetime!(2026-11-25 12:00 UTC), default_setting: None };
+        let request = Request { viewer: &viewer, consent: &consent, now: datetime!(2026-11-25 12:00 UTC), default_setting: None, holding_organisation: None };
         let out = policy().redact(record.to_string().as_bytes(), &request, Limits::default()).unwrap();
         let body: Value = serde_json::from_slice(&out.body).unwrap();
         let lifted = diagnostic && D3.contains(&profile) && !break_glass;

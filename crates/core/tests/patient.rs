@@ -58,6 +58,7 @@ fn try_redact(record: &[u8], viewer: &Viewer) -> Result<Redacted, RedactError> {
         consent: &consent,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     policy().redact(record, &request, Limits::default())
 }
@@ -124,6 +125,7 @@ fn not_online_entries_are_withheld_from_the_patient_only() {
         consent: &consent,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     let r = policy()
         .redact(&demo("joe.json"), &request, Limits::default())
@@ -298,6 +300,7 @@ fn appendix_1_entries_are_withheld_from_a_proxy_unless_the_person_grants_the_cat
         consent: &consent,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     let r = relaxed
         .redact(&record, &request, Limits::default())

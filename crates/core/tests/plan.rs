@@ -89,6 +89,7 @@ fn the_plan_is_summary_tier_3_care_plans() {
             consent: &consent,
             now: datetime!(2026-11-25 12:00 UTC),
             default_setting: None,
+            holding_organisation: None,
         };
         let r = policy
             .redact(&demo("joe.json"), &request, Limits::default())

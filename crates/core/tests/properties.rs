@@ -139,6 +139,7 @@ fn allowed(
         consent: &compiled,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     p.decide(record, &request)
         .unwrap()
@@ -223,7 +224,7 @@ proptest! {
         let viewer = Viewer::from_json(json!({"user_id": "u", "organisation": "RVY", "profile": profile,
             "purpose": "direct-care", "training": {"expires": "2027-01-01"}}).to_string().as_bytes()).unwrap();
         let compiled = consent(&directives).compile(policy()).unwrap();
-        let request = Request { viewer: &viewer, consent: &compiled, now: datetime!(2026-11-25 12:00 UTC), default_setting: None };
+        let request = Request { viewer: &viewer, consent: &compiled, now: datetime!(2026-11-25 12:00 UTC), default_setting: None, holding_organisation: None };
         let once = policy().redact(record.to_string().as_bytes(), &request, Limits::default()).unwrap();
         let twice = policy().redact(&once.body, &request, Limits::default()).unwrap();
         prop_assert_eq!(String::from_utf8_lossy(&once.body), String::from_utf8_lossy(&twice.body));

@@ -57,6 +57,7 @@ fn redact_with(
         consent: &c,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     p.redact(record, &request, limits)
 }
@@ -309,6 +310,7 @@ ZXX|1|anything\n";
         consent: &c,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     let out = policy()
         .redact(msg.as_bytes(), &request, Limits::default())
@@ -339,6 +341,7 @@ ZXX|1|anything\n";
         consent: &c,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     let out = policy()
         .redact(msg.as_bytes(), &request, Limits::default())
@@ -353,6 +356,7 @@ ZXX|1|anything\n";
         consent: &c,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     assert_eq!(
         policy()
@@ -367,6 +371,7 @@ ZXX|1|anything\n";
         consent: &c,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: None,
+        holding_organisation: None,
     };
     let out = policy()
         .redact(adt.as_bytes(), &request, Limits::default())

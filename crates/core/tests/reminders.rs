@@ -39,6 +39,7 @@ fn received(file: &str, patient: &str, scopes: Option<&[&str]>) -> Value {
         consent: &consent,
         now: NOW,
         default_setting: None,
+        holding_organisation: None,
     };
     let r = policy
         .redact(&demo(file), &request, Limits::default())

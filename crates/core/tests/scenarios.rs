@@ -53,6 +53,7 @@ fn redact_with(patient: &str, consent: &ConsentSet, viewer: &Viewer) -> Redacted
         consent: &compiled,
         now: NOW,
         default_setting: None,
+        holding_organisation: None,
     };
     policy()
         .redact(

@@ -670,6 +670,7 @@ fn decide(policy: &Policy, record: &Value, profile: &str, consent: &CompiledCons
         consent,
         now: NOW,
         default_setting: None,
+        holding_organisation: None,
     };
     policy.decide(record, &request).unwrap()
 }
@@ -845,6 +846,7 @@ fn redaction_returns_exactly_the_entries_table_6_grants() {
             consent: &consent,
             now: NOW,
             default_setting: None,
+            holding_organisation: None,
         };
         let redacted = policy.redact(&bytes, &request, Limits::default()).unwrap();
         let body: Value = serde_json::from_slice(&redacted.body).unwrap();

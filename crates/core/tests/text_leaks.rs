@@ -336,6 +336,7 @@ fn redact(
         consent: &compiled,
         now: datetime!(2026-11-25 12:00 UTC),
         default_setting: Some(setting),
+        holding_organisation: None,
     };
     let out = policy().redact(record, &request, Limits::default()).ok()?;
     Some((out.outcome, out.body))

@@ -73,6 +73,7 @@ fn replay(policy: &Policy, dir: &Path, v: &Value) -> Result<Actual, String> {
         consent: &compiled,
         now,
         default_setting: setting,
+        holding_organisation: None,
     };
     let out = policy
         .redact(&record, &request, Limits::default())

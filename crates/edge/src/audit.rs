@@ -365,6 +365,7 @@ mod tests {
             consent: &consent,
             now: time::macros::datetime!(2026-11-25 12:00 UTC),
             default_setting: None,
+            holding_organisation: None,
         };
         let red = p.redact(RECORD, &req, Limits::default()).unwrap();
         let row = Audit {

@@ -135,6 +135,7 @@ pub fn find(
         consent: &consent,
         now,
         default_setting: Some("primary_care"),
+        holding_organisation: None,
     };
     let red = policy
         .redact_value(&bundle, &request)

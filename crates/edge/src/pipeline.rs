@@ -80,16 +80,25 @@ pub fn check_break_glass(
         .map_err(|_| Refusal::BreakGlassRefused)
 }
 
+/// What the edge knows of the origin system, for entries that say nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    /// Its care setting (`ORIGIN_SETTING`).
+    pub setting: Option<&'a str>,
+    /// The organisation that runs it and holds what it records
+    /// (`ORIGIN_ORGANISATION`): own-organisation pass-through.
+    pub organisation: Option<&'a str>,
+}
+
 /// Decides and redacts a record (as accepted by [`accept_origin`]) for a
-/// viewer. `setting` is the care setting of the origin for entries that
-/// carry none (`ORIGIN_SETTING`).
+/// viewer.
 pub fn redact(
     record: &Value<'_>,
     viewer: &Viewer,
     consent: &ConsentSet,
     now: OffsetDateTime,
     policy: &Policy,
-    setting: Option<&str>,
+    origin: Origin<'_>,
 ) -> Result<Served, Refusal> {
     check_break_glass(viewer, policy, now)?;
     let compiled = consent.compile(policy).map_err(|_| Refusal::BadGateway)?;
@@ -97,7 +106,8 @@ pub fn redact(
         viewer,
         consent: &compiled,
         now,
-        default_setting: setting,
+        default_setting: origin.setting,
+        holding_organisation: origin.organisation,
     };
     let red = policy
         .redact_parsed(record, &request)
@@ -163,7 +173,14 @@ mod tests {
             let consent = ConsentSet {
                 directives: self.demo.consent(&patient).to_vec(),
             };
-            redact(&record, viewer, &consent, NOW, &self.policy, None)
+            redact(
+                &record,
+                viewer,
+                &consent,
+                NOW,
+                &self.policy,
+                Origin::default(),
+            )
         }
     }
 
@@ -333,6 +350,52 @@ mod tests {
     }
 
     #[test]
+    fn the_origins_organisation_holds_what_names_no_holder() {
+        let f = fixture();
+        let gp = f.viewer("gp-1b");
+        let r = route("GET", "/fhir/Patient/joe-patient/$everything", None).unwrap();
+        let (s, b) = f.demo.respond(&r.upstream);
+        let (record, _) = accept_origin(
+            s,
+            Some("application/json"),
+            &b,
+            &r,
+            DEFAULT_MAX_ORIGIN_BYTES,
+        )
+        .unwrap();
+        let none = ConsentSet::default();
+        let elsewhere = redact(&record, &gp, &none, NOW, &f.policy, Origin::default()).unwrap();
+        let held = Origin {
+            setting: None,
+            organisation: Some(gp.organisation.as_str()),
+        };
+        let at_home = redact(&record, &gp, &none, NOW, &f.policy, held).unwrap();
+        let own = |s: &Served| {
+            s.decisions
+                .entries
+                .iter()
+                .filter(|e| e.allowed_by.as_deref() == Some("own_organisation"))
+                .count()
+        };
+        assert_eq!(
+            own(&elsewhere),
+            0,
+            "the GP holds none of Joe's tagged entries"
+        );
+        assert!(
+            own(&at_home) > 0,
+            "the GP's own system holds the untagged entries"
+        );
+        // An entry tagged as another organisation's stays theirs.
+        assert!(at_home
+            .decisions
+            .entries
+            .iter()
+            .filter(|e| e.id.as_deref() == Some("joe-adt"))
+            .all(|e| e.decision == tiergate_core::Verdict::Withhold));
+    }
+
+    #[test]
     fn recorded_consent_and_opt_out_are_honoured() {
         let f = fixture();
         let gp = f.viewer("gp-1b");
@@ -346,7 +409,15 @@ mod tests {
             DEFAULT_MAX_ORIGIN_BYTES,
         )
         .unwrap();
-        let before = redact(&record, &gp, &ConsentSet::default(), NOW, &f.policy, None).unwrap();
+        let before = redact(
+            &record,
+            &gp,
+            &ConsentSet::default(),
+            NOW,
+            &f.policy,
+            Origin::default(),
+        )
+        .unwrap();
         let permit = crate::directive::permit(
             br#"{}"#,
             "joe-patient",
@@ -358,7 +429,7 @@ mod tests {
         .unwrap();
         let set =
             crate::directive::load(&[], std::slice::from_ref(&permit.resource), &f.policy).unwrap();
-        let after = redact(&record, &gp, &set, NOW, &f.policy, None).unwrap();
+        let after = redact(&record, &gp, &set, NOW, &f.policy, Origin::default()).unwrap();
         assert!(after.decisions.summary.allowed > before.decisions.summary.allowed);
         let out = crate::directive::opt_out(
             br#"{"scope": {"segments": [{"segment": "summary"}]}}"#,
@@ -370,7 +441,7 @@ mod tests {
         )
         .unwrap();
         let set = crate::directive::load(&[], &[permit.resource, out.resource], &f.policy).unwrap();
-        let opted = redact(&record, &gp, &set, NOW, &f.policy, None).unwrap();
+        let opted = redact(&record, &gp, &set, NOW, &f.policy, Origin::default()).unwrap();
         assert!(opted
             .decisions
             .summary

@@ -608,6 +608,7 @@ impl Engine {
             consent: &compiled,
             now,
             default_setting: setting,
+            holding_organisation: None,
         };
         policy
             .redact(&record, &request, Limits::default())
