@@ -23,23 +23,33 @@ pub enum Standing {
     Professional,
     /// The person themself.
     Own,
-    /// Someone the patient granted proxy access, with the patient's birth
-    /// date as the origin gives it (the policy's age rules need it).
-    Proxy(proxy::Held, Option<String>),
+    /// Someone the patient granted proxy access.
+    Proxy(proxy::Held),
 }
 
 impl Standing {
-    /// Whether this standing permits `action` (a policy proxy permit).
-    pub fn permits(&self, ctx: &Ctx<'_>, action: &str) -> bool {
+    /// Whether this standing permits `action` (a policy proxy permit) for
+    /// `patient`. For a proxy the policy's age rules need the patient's
+    /// birth date, asked of the origin only here (a record read gets it
+    /// from the record itself).
+    pub async fn permits(
+        &self,
+        action: &str,
+        patient: &str,
+        db: Option<&D1Database>,
+        cfg: &Config,
+        ctx: &Ctx<'_>,
+    ) -> bool {
         match self {
             Self::Own => true,
-            Self::Proxy(held, birth_date) => {
+            Self::Proxy(held) => {
                 let policy = &ctx.state.policy;
                 let agreed = held.agreed.as_deref().and_then(|a| {
                     tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start)
                 });
+                let birth = birth_date(cfg, ctx, db, patient).await;
                 let in_force =
-                    policy.proxy_scopes_at(&held.scopes, agreed, birth_date.as_deref(), ctx.now);
+                    policy.proxy_scopes_at(&held.scopes, agreed, birth.as_deref(), ctx.now);
                 policy.scope_permits(&in_force, action)
             }
             Self::Professional => false,
@@ -135,11 +145,9 @@ pub async fn standing(
         return Ok(Standing::Own);
     }
     let grants = grants(db, cfg, ctx, "grantee", &viewer.user_id).await?;
-    let held = proxy::held(&grants, &viewer.user_id, patient, ctx.now).ok_or(Refusal::NotFound)?;
-    Ok(Standing::Proxy(
-        held,
-        birth_date(cfg, ctx, db, patient).await,
-    ))
+    proxy::held(&grants, &viewer.user_id, patient, ctx.now)
+        .map(Standing::Proxy)
+        .ok_or(Refusal::NotFound)
 }
 
 /// The patient's birth date from the origin; `None` (the strictest age
@@ -179,7 +187,7 @@ pub fn viewer_for(viewer: &Viewer, patient: &str, standing: &Standing) -> Viewer
             v.proxy_categories = None;
             v.proxy_agreed = None;
         }
-        Standing::Proxy(held, _) => {
+        Standing::Proxy(held) => {
             v.patient = Some(patient.to_owned());
             v.proxy_scopes = Some(held.scopes.clone());
             v.proxy_categories = Some(held.categories.clone());
@@ -425,7 +433,7 @@ pub async fn book(
     let standing = standing(&viewer, &b.patient, db, cfg, ctx)
         .await
         .map_err(fail)?;
-    if !standing.permits(ctx, "book") {
+    if !standing.permits("book", &b.patient, db, cfg, ctx).await {
         return Err(fail(Refusal::Forbidden));
     }
     let id = b
@@ -534,7 +542,10 @@ pub async fn access_log(
     let standing = standing(&viewer, &patient, db, cfg, ctx)
         .await
         .map_err(fail)?;
-    if !standing.permits(ctx, "view-access-log") {
+    if !standing
+        .permits("view-access-log", &patient, db, cfg, ctx)
+        .await
+    {
         return Err(fail(Refusal::Forbidden));
     }
     let rows: Vec<LogRow> = crate::query(

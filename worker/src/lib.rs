@@ -1028,7 +1028,11 @@ async fn consent(
         .await
         .map_err(|r| fail(r, &viewer))?;
     let citizen = !matches!(standing, citizen::Standing::Professional);
-    if citizen && !standing.permits(ctx, "manage-sharing") {
+    if citizen
+        && !standing
+            .permits("manage-sharing", &patient, db, cfg, ctx)
+            .await
+    {
         return Err(fail(Refusal::Forbidden, &viewer));
     }
     let on_behalf_of = standing.on_behalf_of(&patient);

@@ -162,10 +162,11 @@ impl Policy {
             .get("resourceType")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let (org_setting, _) = self.organisations_of(res, holder, index);
-        let setting = self
-            .tagged_setting(res)
-            .unwrap_or_else(|| self.source_setting(res).or(org_setting).or(default_setting));
+        let setting = self.tagged_setting(res).unwrap_or_else(|| {
+            self.source_setting(res)
+                .or_else(|| self.organisation_setting(res, holder, index))
+                .or(default_setting)
+        });
         let candidates = self
             .rules_by_type
             .get(rtype)
@@ -250,57 +251,31 @@ impl Policy {
             .map(|(_, s)| *s)
     }
 
-    fn organisations_of(
-        &self,
-        res: &Map,
-        holder: &Map,
-        index: &Index<'_>,
-    ) -> (Option<usize>, Vec<String>) {
-        let id_systems = &self.document.settings.organisation_identifier_systems;
-        let mut setting = None;
-        let mut orgs = Vec::new();
+    /// The care setting of the first organisation among the entry's
+    /// authors whose type the policy maps to one.
+    fn organisation_setting(&self, res: &Map, holder: &Map, index: &Index<'_>) -> Option<usize> {
         let mut refs = Vec::new();
         for key in AUTHOR_ELEMENTS {
             if let Some(v) = res.get(key) {
                 collect_references(v, &mut refs);
             }
         }
-        for r in refs {
-            if let Some(ident) = r.get("identifier") {
-                push_org_code(ident, id_systems, &mut orgs);
-            }
-            let Some(target) = r.get("reference").and_then(Value::as_str) else {
-                continue;
-            };
-            let Some(org) = index.resolve(target, holder) else {
-                continue;
-            };
+        refs.into_iter().find_map(|r| {
+            let target = r.get("reference").and_then(Value::as_str)?;
+            let org = index.resolve(target, holder)?;
             if org.get("resourceType").and_then(Value::as_str) != Some("Organization") {
-                continue;
+                return None;
             }
-            for ident in org
-                .get("identifier")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                push_org_code(ident, id_systems, &mut orgs);
-            }
-            if setting.is_none() {
-                let mut codings = Vec::new();
-                if let Some(t) = org.get("type") {
-                    codings_of(t, &mut codings);
-                }
-                setting = codings.iter().find_map(|(sys, code)| {
-                    sys.and_then(|s| {
-                        self.org_types
-                            .get(&(s.to_owned(), (*code).to_owned()))
-                            .copied()
-                    })
-                });
-            }
-        }
-        (setting, orgs)
+            let mut codings = Vec::new();
+            codings_of(org.get("type")?, &mut codings);
+            codings.iter().find_map(|(sys, code)| {
+                sys.and_then(|s| {
+                    self.org_types
+                        .get(&(s.to_owned(), (*code).to_owned()))
+                        .copied()
+                })
+            })
+        })
     }
 
     fn rule_matches(&self, rule: &Rule, res: &Map, rtype: &str, setting: Option<usize>) -> bool {
@@ -445,15 +420,6 @@ fn has_element(res: &Map, element: &str) -> bool {
             .flatten()
             .any(|e| e.get("url").and_then(Value::as_str) == Some(url)),
         None => res.get(element).is_some_and(|v| !v.is_null()),
-    }
-}
-
-fn push_org_code(ident: &Value, systems: &[String], out: &mut Vec<String>) {
-    let system = ident.get("system").and_then(Value::as_str);
-    if let (Some(s), Some(v)) = (system, ident.get("value").and_then(Value::as_str)) {
-        if systems.iter().any(|x| x == s) && !out.iter().any(|o| o == v) {
-            out.push(v.to_owned());
-        }
     }
 }
 

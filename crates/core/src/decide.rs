@@ -299,19 +299,19 @@ impl Policy {
         entries: &[EntryView<'_>],
         request: &Request<'_>,
     ) -> Result<Decisions, RedactError> {
-        let (mut ctx, break_glass) = self.context(request)?;
         let viewer = request.viewer;
+        // A proxy's grant by the patient's age on the day, from the
+        // record's own Patient.
+        let birth = viewer
+            .proxy_scopes
+            .as_ref()
+            .and_then(|_| birth_date_of(entries, viewer.patient.as_deref()));
+        let (mut ctx, break_glass) = self.context(request, birth)?;
         if ctx.profile.properties.own_record
             && ctx.blocked.is_none()
             && !own_record_of(entries, viewer.patient.as_deref())
         {
             ctx.blocked = Some(Reason::NotOwnRecord);
-        }
-        if let Some(scopes) = &viewer.proxy_scopes {
-            // A proxy's grant by the patient's age on the day, from the
-            // record's own Patient.
-            let birth = birth_date_of(entries, viewer.patient.as_deref());
-            ctx.scope = Some(self.proxy_content(viewer, scopes, birth, request.now)?);
         }
         let index = Index::new(entries);
         // Entries that claim the same identity with different content.
@@ -459,9 +459,12 @@ impl Policy {
         })
     }
 
+    /// What stays the same for every entry of one request; `birth_date`
+    /// is the patient's, for a proxy's age rules.
     pub(crate) fn context<'r>(
         &'r self,
         request: &'r Request<'r>,
+        birth_date: Option<&str>,
     ) -> Result<(Ctx<'r>, Option<crate::viewer::ActiveBreakGlass>), RedactError> {
         let viewer = request.viewer;
         viewer.validate(self)?;
@@ -484,7 +487,7 @@ impl Policy {
         let props = &profile.properties;
         let scope = match &viewer.proxy_scopes {
             None => None,
-            Some(scopes) => Some(self.proxy_content(viewer, scopes, None, request.now)?),
+            Some(scopes) => Some(self.proxy_content(viewer, scopes, birth_date, request.now)?),
         };
         let proxy_categories = match &viewer.proxy_scopes {
             Some(_) if rules.proxies.exclusions_apply => Some(

@@ -302,7 +302,7 @@ mod redact {
                 path: "hl7v2".into(),
                 message: e.to_string().trim_start_matches("hl7v2: ").to_owned(),
             })?;
-            let (mut ctx, break_glass) = self.context(request)?;
+            let (mut ctx, break_glass) = self.context(request, None)?;
             let viewer = request.viewer;
             // A message is not matched to an own-record viewer's patient:
             // fail closed.

@@ -307,6 +307,24 @@ impl Policy {
         self.proxy_scopes.iter().find(|s| s.id == id)
     }
 
+    /// The scopes of a proxy grant in force on `now` for a patient born on
+    /// `birth_date` (the Patient's FHIR `birthDate`): the granted scopes
+    /// that the patient's age band gives, counting the person's agreement
+    /// (`agreed`: when they made, renewed or agreed to the grant) only if
+    /// it was on or after the day they reached that band. A partial birth
+    /// date counts every band it may fall in and the latest day it may have
+    /// been reached; no birth date counts every band. Without age bands in
+    /// the policy, the grant as made.
+    pub fn proxy_scopes_at(
+        &self,
+        granted: &[String],
+        agreed: Option<time::OffsetDateTime>,
+        birth_date: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Vec<String> {
+        crate::proxy::scopes_at(&self.age_bands, granted, agreed, birth_date, now)
+    }
+
     /// Whether any of the granted `scopes` permits `action` (`book`,
     /// `manage-sharing`, `view-access-log`). Fail closed: an unknown scope
     /// id permits nothing.
@@ -1337,7 +1355,7 @@ impl Policy {
         &'r self,
         request: &'r crate::decide::Request<'r>,
     ) -> Result<EntryDecider<'r>, crate::error::RedactError> {
-        let (ctx, _) = self.context(request)?;
+        let (ctx, _) = self.context(request, None)?;
         let exclusions_apply = self
             .profile(&request.viewer.profile)
             .is_some_and(|p| p.properties.exclusions_apply);

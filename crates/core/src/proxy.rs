@@ -4,8 +4,6 @@
 
 use time::{Date, Month, OffsetDateTime};
 
-use crate::policy::Policy;
-
 /// Scope ids a band gives: every scope, or these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Scopes {
@@ -85,62 +83,53 @@ fn age_on(birth: Date, day: Date) -> u8 {
     years
 }
 
-impl Policy {
-    /// The scopes of a proxy grant in force on `now` for a patient born on
-    /// `birth_date` (the Patient's FHIR `birthDate`): the granted scopes
-    /// that the patient's age band gives, counting the person's agreement
-    /// (`agreed`: when they made, renewed or agreed to the grant) only if
-    /// it was on or after the day they reached that band. A partial birth
-    /// date counts every band it may fall in and the latest day it may have
-    /// been reached; no birth date counts every band. Without age bands in
-    /// the policy, the grant as made.
-    pub fn proxy_scopes_at(
-        &self,
-        granted: &[String],
-        agreed: Option<OffsetDateTime>,
-        birth_date: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Vec<String> {
-        let bands = &self.age_bands;
-        if bands.is_empty() {
-            return granted.to_vec();
-        }
-        let today = now.date();
-        let range = birth_date.and_then(birth_range);
-        // Each band's share of the possible ages, and whether the person's
-        // agreement counts in it.
-        let mut applying: Vec<(&AgeBand, bool)> = Vec::new();
-        for (i, band) in bands.iter().enumerate() {
-            let until = bands.get(i + 1).map(|b| b.from_age);
-            match range {
-                None => applying.push((band, agreed.is_some())),
-                Some((earliest, latest)) => {
-                    let youngest = age_on(latest, today);
-                    let oldest = age_on(earliest, today);
-                    let overlaps = band.from_age <= oldest && until.is_none_or(|u| youngest < u);
-                    if overlaps {
-                        let counts = match (agreed, reaches(latest, band.from_age)) {
-                            (Some(a), Some(day)) => a.date() >= day,
-                            _ => false,
-                        };
-                        applying.push((band, counts));
-                    }
+/// The granted scopes that `bands` give on `now` (see
+/// `Policy::proxy_scopes_at`).
+pub(crate) fn scopes_at(
+    bands: &[AgeBand],
+    granted: &[String],
+    agreed: Option<OffsetDateTime>,
+    birth_date: Option<&str>,
+    now: OffsetDateTime,
+) -> Vec<String> {
+    if bands.is_empty() {
+        return granted.to_vec();
+    }
+    let today = now.date();
+    let range = birth_date.and_then(birth_range);
+    // Each band's share of the possible ages, and whether the person's
+    // agreement counts in it.
+    let mut applying: Vec<(&AgeBand, bool)> = Vec::new();
+    for (i, band) in bands.iter().enumerate() {
+        let until = bands.get(i + 1).map(|b| b.from_age);
+        match range {
+            None => applying.push((band, agreed.is_some())),
+            Some((earliest, latest)) => {
+                let youngest = age_on(latest, today);
+                let oldest = age_on(earliest, today);
+                let overlaps = band.from_age <= oldest && until.is_none_or(|u| youngest < u);
+                if overlaps {
+                    let counts = match (agreed, reaches(latest, band.from_age)) {
+                        (Some(a), Some(day)) => a.date() >= day,
+                        _ => false,
+                    };
+                    applying.push((band, counts));
                 }
             }
         }
-        if applying.is_empty() {
-            return Vec::new();
-        }
-        granted
-            .iter()
-            .filter(|s| {
-                applying.iter().all(|(band, agreement)| {
-                    band.scopes.contains(s) || (*agreement && band.with_agreement.contains(s))
-                })
-            })
-            .cloned()
-            .collect()
     }
+    if applying.is_empty() {
+        return Vec::new();
+    }
+    granted
+        .iter()
+        .filter(|s| {
+            applying.iter().all(|(band, agreement)| {
+                band.scopes.contains(s) || (*agreement && band.with_agreement.contains(s))
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

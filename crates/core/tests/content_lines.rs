@@ -12,8 +12,8 @@
 
 use serde_json::{json, Value};
 use tiergate_core::{
-    CompiledConsent, ConsentSet, Decisions, EntryDecision, Policy, Request, Training, Verdict,
-    Viewer, DEFAULT_POLICY_JSON,
+    CompiledConsent, ConsentSet, Decisions, EntryDecision, Policy, Request, Verdict, Viewer,
+    DEFAULT_POLICY_JSON,
 };
 use time::macros::datetime;
 
@@ -24,22 +24,7 @@ const FLAG_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/flag-category
 const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 
 fn viewer(profile: &str) -> Viewer {
-    Viewer {
-        user_id: format!("user-{profile}"),
-        name: None,
-        organisation: ORG.into(),
-        profile: profile.into(),
-        purpose: "direct-care".into(),
-        training: Some(Training {
-            completed: None,
-            expires: "2027-06-30".into(),
-        }),
-        break_glass: None,
-        patient: None,
-        proxy_scopes: None,
-        proxy_categories: None,
-        proxy_agreed: None,
-    }
+    tiergate_testkit::professional(profile, ORG)
 }
 
 fn own(patient: &str, scopes: Option<&[&str]>) -> Viewer {

@@ -26,7 +26,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use tiergate_core::{
     BreakGlass, CompiledConsent, ConsentSet, Decisions, EntryDecision, Policy, Reason, Request,
-    Training, Verdict, Viewer,
+    Verdict, Viewer,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -150,22 +150,7 @@ fn policy() -> &'static Policy {
 }
 
 fn viewer(profile: &str) -> Viewer {
-    Viewer {
-        user_id: format!("user-{profile}"),
-        name: None,
-        organisation: VIEWER_ORG.into(),
-        profile: profile.into(),
-        purpose: "direct-care".into(),
-        training: Some(Training {
-            completed: None,
-            expires: "2027-06-30".into(),
-        }),
-        break_glass: None,
-        patient: None,
-        proxy_scopes: None,
-        proxy_categories: None,
-        proxy_agreed: None,
-    }
+    tiergate_testkit::professional(profile, VIEWER_ORG)
 }
 
 fn with_break_glass(mut v: Viewer) -> Viewer {

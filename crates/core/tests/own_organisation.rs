@@ -11,9 +11,7 @@
 )]
 
 use serde_json::{json, Value};
-use tiergate_core::{
-    ConsentSet, Decisions, Policy, Request, Training, Verdict, Viewer, DEFAULT_POLICY_JSON,
-};
+use tiergate_core::{ConsentSet, Decisions, Policy, Request, Verdict, Viewer, DEFAULT_POLICY_JSON};
 use time::macros::datetime;
 
 const HOLDER_TAG: &str = "https://fhir.tiergate.example/CodeSystem/holding-organisation";
@@ -22,22 +20,7 @@ const ODS: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
 const SETTING: &str = "https://fhir.tiergate.example/CodeSystem/care-setting";
 
 fn hospital_viewer() -> Viewer {
-    Viewer {
-        user_id: "a.doctor".into(),
-        name: None,
-        organisation: "R9A".into(),
-        profile: "1a".into(),
-        purpose: "direct-care".into(),
-        training: Some(Training {
-            completed: None,
-            expires: "2027-06-30".into(),
-        }),
-        break_glass: None,
-        patient: None,
-        proxy_scopes: None,
-        proxy_categories: None,
-        proxy_agreed: None,
-    }
+    tiergate_testkit::professional("1a", "R9A")
 }
 
 /// A GP's entry for a test the hospital ran: the hospital is performer,

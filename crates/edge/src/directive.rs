@@ -155,16 +155,10 @@ pub fn withdraw(
     let req: WithdrawRequest = parse(body)?;
     let reason = req
         .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| crate::proxy::plain(&r, 500))
+        .transpose()?;
     if standing.reason_required && reason.is_none() {
-        return Err(Refusal::BadRequest);
-    }
-    if reason.as_ref().is_some_and(|r| {
-        r.chars().count() > 500
-            || r.chars()
-                .any(|c| c.is_control() || crate::breakglass::is_invisible_format(c))
-    }) {
         return Err(Refusal::BadRequest);
     }
     let named = standing

@@ -72,7 +72,9 @@ pub struct Grant {
     pub revoked: Option<String>,
 }
 
-fn plain(text: &str, max: usize) -> Result<String, Refusal> {
+/// Text a person typed, trimmed: not empty, at most `max` characters, no
+/// control or invisible format characters.
+pub(crate) fn plain(text: &str, max: usize) -> Result<String, Refusal> {
     let t = text.trim();
     if t.is_empty()
         || t.chars().count() > max

@@ -157,6 +157,19 @@ fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
     v.get(key).unwrap_or(&Value::Null)
 }
 
+/// The items of an array member (none if it is missing or not an array).
+fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    field(v, key).as_array().into_iter().flatten()
+}
+
+/// The strings of an array member.
+fn texts_of(v: &Value, key: &str) -> Vec<String> {
+    items(v, key)
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Not a letter, digit or mark: what separates words.
 const SEPARATOR: &str = r"[^\p{L}\p{N}\p{M}]";
 
@@ -173,13 +186,7 @@ impl Oracle {
         let doc: Value =
             serde_json::from_str(policy).unwrap_or_else(|e| panic!("policy JSON: {e}"));
         let exclusions = field(&doc, "exclusions");
-        let systems = field(exclusions, "systems")
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        let systems = texts_of(exclusions, "systems");
         let without_system = field(exclusions, "match_codes_without_system")
             .as_bool()
             .unwrap_or(true);
@@ -190,10 +197,7 @@ impl Oracle {
             .flatten()
             .flat_map(|f| {
                 let segment = field(f, "segment").as_str().unwrap_or_default().to_owned();
-                field(f, "fields")
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                items(f, "fields")
                     .filter_map(Value::as_u64)
                     .filter_map(|n| usize::try_from(n).ok())
                     .map(move |n| (segment.clone(), n))
@@ -215,11 +219,7 @@ impl Oracle {
             invisible: regex(r"[\p{Default_Ignorable_Code_Point}\p{Cf}[\p{Cc}--\s]]"),
             markup: regex(r"<[^>]*>|[*_~`]"),
         };
-        for cat in field(exclusions, "categories")
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for cat in items(exclusions, "categories") {
             let id = field(cat, "id").as_str().unwrap_or_default().to_owned();
             // A category limited to some segments depends on where the
             // engine places an entry: its own scenario tests cover it.
@@ -229,20 +229,9 @@ impl Oracle {
             {
                 continue;
             }
-            for list in field(cat, "codelists").as_array().into_iter().flatten() {
-                let systems: Vec<String> = field(list, "systems")
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect();
-                for code in field(list, "codes")
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| field(c, "code").as_str())
-                {
+            for list in items(cat, "codelists") {
+                let systems = texts_of(list, "systems");
+                for code in items(list, "codes").filter_map(|c| field(c, "code").as_str()) {
                     oracle.codes.push(Code {
                         category: id.clone(),
                         code: code.trim_end_matches(['%', '.']).to_owned(),
@@ -251,10 +240,7 @@ impl Oracle {
                     });
                 }
             }
-            let patterns: Vec<String> = field(cat, "terms")
-                .as_array()
-                .into_iter()
-                .flatten()
+            let patterns: Vec<String> = items(cat, "terms")
                 .filter_map(Value::as_str)
                 .map(|t| oracle.term_pattern(t))
                 .filter(|p| !p.is_empty())
@@ -544,6 +530,27 @@ pub fn strings(value: &Value) -> Vec<Text<'_>> {
         }
     }
     out
+}
+
+/// A professional viewer for the scenario tests, which run at 2026-11-25:
+/// direct care, training current until 2027-06-30, no break glass.
+pub fn professional(profile: &str, organisation: &str) -> tiergate_core::Viewer {
+    tiergate_core::Viewer {
+        user_id: format!("user-{profile}"),
+        name: None,
+        organisation: organisation.into(),
+        profile: profile.into(),
+        purpose: "direct-care".into(),
+        training: Some(tiergate_core::Training {
+            completed: None,
+            expires: "2027-06-30".into(),
+        }),
+        break_glass: None,
+        patient: None,
+        proxy_scopes: None,
+        proxy_categories: None,
+        proxy_agreed: None,
+    }
 }
 
 /// Every excluded code or term anywhere in `value`, by the default
