@@ -11,6 +11,9 @@
 //! * `marks.rs`: the combining marks (general category M) as ranges.
 //! * `entities.bin`: the HTML named character references (the WHATWG
 //!   list), `name NUL value SOH` each, sorted by name.
+//! * `default.min.json`: the default policy without the white space
+//!   between tokens (its content hash is over the canonical form, so it
+//!   is unchanged); every wasm module embeds it.
 
 #![expect(clippy::panic, reason = "a build script reports failure by panicking")]
 
@@ -24,8 +27,33 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || is_combining_mark(c)
 }
 
+/// `json` without white space outside strings.
+fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=policy/default.json");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()));
     let write = |name: &str, bytes: &[u8]| {
         std::fs::write(out.join(name), bytes)
@@ -80,4 +108,8 @@ fn main() {
         let _ = write!(table, "{name}\0{value}\u{1}");
     }
     write("entities.bin", table.as_bytes());
+
+    let policy = std::fs::read_to_string("policy/default.json")
+        .unwrap_or_else(|e| panic!("cannot read policy/default.json: {e}"));
+    write("default.min.json", minify(&policy).as_bytes());
 }

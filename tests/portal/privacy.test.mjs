@@ -16,7 +16,7 @@ import { after, before, test } from "node:test";
 
 import { now } from "../lib/clock.mjs";
 import { demoFile, demoViewer } from "../lib/demo.mjs";
-import { axeViolations, demoToken, screenshot, signIn as signInPractitioner, startBrowser, startPortal } from "./lib.mjs";
+import { axeViolations, demoToken, edgeEverything, renderedRefs, screenshot, signIn as signInPractitioner, startBrowser, startPortal, waitForRecord } from "./lib.mjs";
 
 let portal;
 let chrome;
@@ -501,6 +501,72 @@ test("monitoring: the charts and tables show exactly the edge's /metrics", { tim
   }
 });
 
+test("approvals (7.2): the officer records one for a GP and Susan; the GP's portal then shows Community tier 3 and says until when; ended, it shows no more", { timeout: 150_000 }, async () => {
+  const SUSAN = "susan-patient";
+  const C3_ENTRY = "DocumentReference/susan-cpn-note";
+  const GP = "gp-1b";
+  const gpId = demoViewer(GP).user_id;
+  const gpToken = await demoToken(portal.url, GP);
+  const before = await edgeEverything(portal.url, gpToken, SUSAN);
+  assert.equal(before.headers.get("x-tiergate-approval"), "required");
+  assert.ok(![...before.refs].some((r) => r.endsWith("/susan-cpn-note")), "tier 3 before any approval");
+
+  const { page, context, problems } = await chrome.page();
+  try {
+    // The GP's portal says an approval would show more, never what.
+    await signInPractitioner(page, portal.url, GP);
+    await page.goto(`${portal.url}/practitioner/#/patient/${SUSAN}`);
+    await waitForRecord(page);
+    assert.match(await page.textContent("#approval-required"), /individual approval/);
+    await page.evaluate(() => sessionStorage.clear());
+
+    // The officer records the approval in the page, checked before it is sent.
+    await signIn(page);
+    await open(page, "approvals");
+    assert.match(await page.textContent("#approval-placements"), /Community tier 3/);
+    await page.click("#approval-submit");
+    assert.match(await page.textContent("#approval-form .error"), /user id/);
+    await page.fill("#approval-user", gpId);
+    await page.fill("#approval-patient", SUSAN);
+    await page.fill("#approval-days", "14");
+    await page.fill("#approval-reason", "MDT case review, IG reference 2026-31");
+    await page.click("#approval-submit");
+    await page.waitForSelector("#approval-done");
+    const listed = (await edge(`/privacy/approvals${qs({ patient: SUSAN })}`, officer)).body.approvals;
+    const made = listed.find((a) => a.user_id === gpId && a.in_force);
+    assert.ok(made, "the edge holds the approval");
+    assert.equal(Date.parse(made.expires) - Date.parse(made.starts), 14 * 86400 * 1000);
+    const item = page.locator(`li.approval[data-approval-id="${made.id}"]`);
+    assert.equal(await item.getAttribute("data-state"), "in-force");
+    assert.deepEqual(await axeViolations(page), [], "approvals");
+    await page.evaluate(() => sessionStorage.clear());
+
+    // The GP now sees the wider community entry, and until when.
+    await signInPractitioner(page, portal.url, GP);
+    await page.goto(`${portal.url}/practitioner/#/patient/${SUSAN}`);
+    await waitForRecord(page);
+    const shown = await renderedRefs(page);
+    const fromEdge = await edgeEverything(portal.url, gpToken, SUSAN);
+    assert.ok(fromEdge.refs.has(C3_ENTRY) || [...fromEdge.refs].some((r) => r.endsWith("/susan-cpn-note")), "the edge releases tier 3");
+    assert.ok(shown.list.some((r) => r.endsWith("/susan-cpn-note")), "the page shows it");
+    assert.equal(await page.getAttribute("#approval-in-use", "data-expires"), made.expires);
+    assert.equal(await page.locator("#approval-required").count(), 0);
+    await page.evaluate(() => sessionStorage.clear());
+
+    // Ended early in the page: the GP's view is back to Community tier 2.
+    await signIn(page);
+    await open(page, "approvals", { patient: SUSAN });
+    await page.locator(`li.approval[data-approval-id="${made.id}"] [data-revoke]`).click();
+    await page.waitForSelector(`li.approval[data-approval-id="${made.id}"][data-state="ended"]`);
+    const after = await edgeEverything(portal.url, gpToken, SUSAN);
+    assert.ok(![...after.refs].some((r) => r.endsWith("/susan-cpn-note")));
+    assert.equal(after.headers.get("x-tiergate-approval"), "required");
+    assert.deepEqual(seriousOnly(problems), []);
+  } finally {
+    await context.close();
+  }
+});
+
 test("no record content anywhere; axe-core on every section; keyboard reaches the main actions; screenshot", { timeout: 150_000 }, async () => {
   assert.ok(CLINICAL.length > 10, "clinical strings from the demo records");
   const { page, context, problems } = await chrome.page();
@@ -516,7 +582,7 @@ test("no record content anywhere; axe-core on every section; keyboard reaches th
     await page.keyboard.press("Enter");
     await settled(page, "alerts");
     const seen = [];
-    for (const view of ["alerts", "cases", "export", "monitoring"]) {
+    for (const view of ["alerts", "cases", "approvals", "export", "monitoring"]) {
       await open(page, view, view === "alerts" ? { status: "all" } : {});
       await page.locator("details").evaluateAll((els) => els.forEach((e) => (e.open = true)));
       seen.push(await page.evaluate(() => document.body.innerText + "\n" + document.body.textContent));
@@ -575,7 +641,7 @@ test("errors are shown with a retry, and the page fits a phone", { timeout: 90_0
     await page.waitForSelector('#view[data-view="monitoring"][data-state="loaded"]');
 
     // A phone: no sideways scrolling on any section.
-    for (const view of ["alerts", "cases", "export", "monitoring"]) {
+    for (const view of ["alerts", "cases", "approvals", "export", "monitoring"]) {
       await open(page, view, view === "alerts" ? { status: "all" } : {});
       const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
       assert.ok(scroll <= client, `${view}: ${scroll} > ${client}`);

@@ -859,6 +859,13 @@ async fn record(
             .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
         return fhir(200, body, ctx);
     }
+    if !own_record && !policy.document().approvals.required.is_empty() {
+        // Placements reserved for individual approvals (7.2) open only
+        // with one the privacy officer recorded for this user and patient.
+        viewer.approvals = privacy::approvals_for(db, &viewer.user_id, &patient, ctx)
+            .await
+            .map_err(|r| fail(r, &viewer))?;
+    }
     let stored = stored_consents(db, &patient)
         .await
         .map_err(|r| fail(r, &viewer))?;
@@ -968,6 +975,24 @@ async fn record(
         resp.headers_mut()
             .set(pipeline::CONSENT_HEADER, "required")
             .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+    }
+    if served.released {
+        // Says only that an approval would change the view (or when the
+        // one in use ends), never what is behind it.
+        let mut approval_headers = Vec::new();
+        if tiergate_edge::approval::required(&served.decisions) {
+            approval_headers.push((tiergate_edge::approval::HEADER, "required".to_owned()));
+        }
+        if let Some(until) =
+            tiergate_edge::approval::used_until(&served.decisions, &viewer.approvals)
+        {
+            approval_headers.push((tiergate_edge::approval::EXPIRES_HEADER, until));
+        }
+        for (name, value) in approval_headers {
+            resp.headers_mut()
+                .set(name, &value)
+                .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
+        }
     }
     if let Some(expires) = window_expires {
         // When this break-glass window closes, for the portal to show.

@@ -8,6 +8,7 @@
 use serde_json::{json, Value};
 use tiergate_core::audit::{AuditEvent, Scanner};
 use tiergate_core::Viewer;
+use tiergate_edge::approval;
 use tiergate_edge::audit::Audit;
 use tiergate_edge::cases::{self, Case};
 use tiergate_edge::metrics::{MetricRow, Metrics};
@@ -340,7 +341,8 @@ pub async fn scan(db: &D1Database, ctx: &Ctx<'_>) -> Result<usize, Refusal> {
 }
 
 /// `GET /privacy/alerts`, `POST /privacy/alerts/{id}`, `POST /privacy/scan`,
-/// `GET /privacy/audit.csv`, `GET /privacy/audit.ndjson`.
+/// `GET /privacy/audit.csv`, `GET /privacy/audit.ndjson`,
+/// `GET|POST /privacy/approvals`, `POST /privacy/approvals/{id}/revoke`.
 pub async fn privacy_endpoint(
     mut req: Request,
     cfg: &Config,
@@ -529,8 +531,151 @@ pub async fn privacy_endpoint(
             respond(200, out.into_bytes(), ctx.state.policy.hash(), &ctx.id, ct)
                 .map_err(|_| fail(Refusal::Unavailable))
         }
+        (Method::Get, "/privacy/approvals") => {
+            let (sql, params) = filters.sql(&[("user", "user_id = ?"), ("patient", "patient = ?")]);
+            let list: Vec<approval::Stored> = json_rows(
+                db_ref,
+                &format!("SELECT json FROM approvals{sql} ORDER BY recorded DESC LIMIT {MAX_ROWS}"),
+                &params,
+            )
+            .await
+            .map_err(fail)?;
+            let now = ctx.now;
+            let listed: Vec<Value> = list
+                .iter()
+                .map(|a| {
+                    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("in_force".into(), approval::in_force(a, now).into());
+                    }
+                    v
+                })
+                .collect();
+            let rules = &ctx.state.policy.document().approvals;
+            write_audit(
+                db,
+                &audit_of(ctx, &viewer, "approval-list", 200).build(),
+                Vec::new(),
+            )
+            .await
+            .map_err(|_| fail(Refusal::Unavailable))?;
+            json_response(
+                200,
+                &json!({
+                    "approvals": listed,
+                    "placements": ctx.state.policy.approval_placements(),
+                    "max_days": rules.max_days,
+                }),
+                ctx,
+            )
+        }
+        (Method::Post, "/privacy/approvals") => {
+            let body = req.bytes().await.map_err(|_| fail(Refusal::BadRequest))?;
+            let stored = approval::record(
+                &body,
+                &ctx.state.policy,
+                &format!("approval-{}", ctx.id),
+                &viewer.user_id,
+                ctx.now,
+            )
+            .map_err(fail)?;
+            let stmt = save_approval_statement(db_ref, &stored, true).map_err(fail)?;
+            let row = Audit {
+                patient: Some(&stored.patient),
+                entities: vec![format!("Approval/{}", stored.id)],
+                approval: Some((&stored.id, &stored.user_id, &stored.expires)),
+                ..audit_of(ctx, &viewer, "approval-grant", 201)
+            }
+            .build();
+            write_audit(db, &row, vec![stmt])
+                .await
+                .map_err(|_| fail(Refusal::Unavailable))?;
+            json_response(201, &json!(stored), ctx)
+        }
+        (Method::Post, p) if p.starts_with("/privacy/approvals/") && p.ends_with("/revoke") => {
+            let id = p
+                .trim_start_matches("/privacy/approvals/")
+                .trim_end_matches("/revoke");
+            if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control() || c == '/') {
+                return Err(fail(Refusal::BadRequest));
+            }
+            let mut stored: approval::Stored = json_rows(
+                db_ref,
+                "SELECT json FROM approvals WHERE id = ?1",
+                &[JsValue::from_str(id)],
+            )
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| fail(Refusal::NotFound))?;
+            approval::revoke(&mut stored, &viewer.user_id, ctx.now).map_err(fail)?;
+            let stmt = save_approval_statement(db_ref, &stored, false).map_err(fail)?;
+            let row = Audit {
+                patient: Some(&stored.patient),
+                entities: vec![format!("Approval/{}", stored.id)],
+                approval: Some((
+                    &stored.id,
+                    &stored.user_id,
+                    stored.revoked.as_deref().unwrap_or_default(),
+                )),
+                ..audit_of(ctx, &viewer, "approval-revoke", 200)
+            }
+            .build();
+            write_audit(db, &row, vec![stmt])
+                .await
+                .map_err(|_| fail(Refusal::Unavailable))?;
+            json_response(200, &json!(stored), ctx)
+        }
         _ => Err(fail(Refusal::NotFound)),
     }
+}
+
+/// Inserts a new approval, or saves one ended early.
+fn save_approval_statement(
+    db: &D1Database,
+    a: &approval::Stored,
+    new: bool,
+) -> Result<D1PreparedStatement, Refusal> {
+    let json = serde_json::to_string(a).map_err(|_| Refusal::Unavailable)?;
+    let stmt = if new {
+        db.prepare("INSERT INTO approvals (id, user_id, patient, recorded, expires, revoked, json) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)")
+            .bind(&[
+                JsValue::from_str(&a.id),
+                JsValue::from_str(&a.user_id),
+                JsValue::from_str(&a.patient),
+                JsValue::from_str(&a.starts),
+                JsValue::from_str(&a.expires),
+                JsValue::from_str(&json),
+            ])
+    } else {
+        db.prepare("UPDATE approvals SET revoked = ?2, json = ?3 WHERE id = ?1")
+            .bind(&[
+                JsValue::from_str(&a.id),
+                JsValue::from_str(a.revoked.as_deref().unwrap_or_default()),
+                JsValue::from_str(&json),
+            ])
+    };
+    stmt.map_err(|_| Refusal::Unavailable)
+}
+
+/// The approvals (7.2) of `user` for `patient` in force now, for the
+/// viewer of a record request.
+pub async fn approvals_for(
+    db: Option<&D1Database>,
+    user: &str,
+    patient: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<tiergate_core::Approval>, Refusal> {
+    let db = db.ok_or(Refusal::Unavailable)?;
+    ensure_schema(db).await.map_err(|_| Refusal::Unavailable)?;
+    let stored: Vec<approval::Stored> = json_rows(
+        db,
+        "SELECT json FROM approvals WHERE user_id = ?1 AND patient = ?2 AND revoked IS NULL",
+        &[JsValue::from_str(user), JsValue::from_str(patient)],
+    )
+    .await?;
+    Ok(approval::for_viewer(&stored, ctx.now))
 }
 
 /// A CSV cell (RFC 4180), with cells a spreadsheet would run as a formula

@@ -55,7 +55,13 @@ export async function accessView(root, { who, patient, standing, onAuthLost, can
       h("td", {}, e.who ?? e.user_id ?? "Unknown", e.as_proxy ? " (acting for the patient)" : ""),
       h("td", {}, e.role ?? (e.profile ? profileName(e.profile) : "")),
       h("td", {}, e.organisation ?? ""),
-      h("td", {}, actionText(e.action, e.what)),
+      h(
+        "td",
+        { "data-action": e.action ?? "" },
+        actionText(e.action, e.what),
+        e.approved_user ? `: ${e.approved_user}${e.approved_until ? `, until ${formatDateTime(e.approved_until)}` : ""}` : "",
+        e.by_approval ? " (with your privacy officer's approval)" : "",
+      ),
       h("td", {}, e.break_glass ? [h("span", { class: "bg-label" }, "Emergency access"), e.break_glass_reason ? `: ${e.break_glass_reason}` : ""] : "No"),
     ),
   );

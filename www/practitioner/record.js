@@ -16,6 +16,8 @@ export { errorText, statusBox };
 const CONSENT_HEADER = "x-tiergate-consent";
 const POLICY_HEADER = "x-tiergate-policy";
 const BREAK_GLASS_EXPIRES_HEADER = "x-tiergate-break-glass-expires";
+const APPROVAL_HEADER = "x-tiergate-approval";
+const APPROVAL_EXPIRES_HEADER = "x-tiergate-approval-expires";
 
 /**
  * The break-glass statement in force for a patient in this tab: one the
@@ -77,6 +79,8 @@ export async function showRecord(root, { patientId, known = null, onAuthLost = (
     const banner = patientBanner(patient ?? known, headingLevel, !!patient);
     const parts = [banner, policyCheck(engine, res)];
     if (bg) parts.push(breakGlassNotice(bg, casesLink));
+    const approval = approvalNotice(res);
+    if (approval) parts.push(approval);
     if (consentNeeded) {
       parts.push(
         consentPanel({
@@ -113,6 +117,31 @@ function needsConsent(res, patient, bg) {
   const header = res.headers.get(CONSENT_HEADER);
   if (header !== null) return header.toLowerCase() === "required";
   return !patient && !bg;
+}
+
+/**
+ * Part of the record (Community tier 3 in the framework's policy) is
+ * shared case by case (7.2): the edge says when an approval from the
+ * privacy officer would show more, or when the one in use ends. Never
+ * what is behind it.
+ */
+function approvalNotice(res) {
+  const until = res.headers.get(APPROVAL_EXPIRES_HEADER);
+  if (until && !Number.isNaN(Date.parse(until))) {
+    return h(
+      "p",
+      { class: "notice notice-info", id: "approval-in-use", "data-expires": until },
+      h("strong", {}, "Individual approval in use. "),
+      `Your privacy officer approved wider access to this patient's record for you until ${formatTime(until)} on ${formatDate(until)}. Each access is recorded and the patient can see it.`,
+    );
+  }
+  if ((res.headers.get(APPROVAL_HEADER) ?? "").toLowerCase() !== "required") return null;
+  return h(
+    "p",
+    { class: "notice notice-info", id: "approval-required" },
+    h("strong", {}, "Some of this record needs an individual approval. "),
+    "Wider community information is shared case by case under information governance (framework 7.2). If your care of this patient needs it, ask your privacy officer to approve access for you.",
+  );
 }
 
 function policyCheck(engine, res) {

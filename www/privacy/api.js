@@ -123,3 +123,18 @@ export function parseCsv(text) {
   }
   return rows;
 }
+
+/** Individual approvals (framework 7.2), the placements that need one and the longest an approval may last. */
+export function listApprovals(filters, opts) {
+  return request(`/privacy/approvals${queryString(filters)}`, opts);
+}
+
+/** Records an approval for one user and one patient: {user_id, patient, days, reason}. */
+export function recordApproval(approval, opts) {
+  return request("/privacy/approvals", { method: "POST", body: approval, ...opts });
+}
+
+/** Ends an approval now. */
+export function revokeApproval(id, opts) {
+  return request(`/privacy/approvals/${encodeURIComponent(id)}/revoke`, { method: "POST", body: {}, ...opts });
+}

@@ -1,13 +1,15 @@
 // The privacy officer page: sign in (the demo privacy officer in demo
-// mode), then four sections chosen by the URL hash so that the back button
+// mode), then five sections chosen by the URL hash so that the back button
 // and a reload keep the view and its filters: alerts (#/alerts?...),
-// break-glass cases (#/cases?...), audit export (#/export?...) and
+// break-glass cases (#/cases?...), individual approvals (#/approvals?...),
+// audit export (#/export?...) and
 // monitoring (#/monitoring). The officer's profile has no clinical access:
 // the edge answers only audit metadata, and this page never asks for more.
 import { ApiError, demoSignIn, demoUsers, session } from "../shared/api.js";
 import { focusHeading, h, inPageLinks, replace } from "../shared/dom.js";
 import { profileName } from "../shared/labels.js";
 import { alertsView } from "./alerts.js";
+import { approvalsView } from "./approvals.js";
 import { casesView } from "./cases.js";
 import { exportView } from "./export.js";
 import { monitoringView } from "./monitoring.js";
@@ -18,6 +20,7 @@ const OFFICER = { key: "privacy-officer", name: "Privacy officer", profile: "pri
 const SECTIONS = [
   { id: "alerts", name: "Alerts", render: alertsView },
   { id: "cases", name: "Break-glass cases", render: casesView },
+  { id: "approvals", name: "Approvals", render: approvalsView },
   { id: "export", name: "Audit export", render: exportView },
   { id: "monitoring", name: "Monitoring", render: monitoringView },
 ];

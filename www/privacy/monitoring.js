@@ -21,6 +21,7 @@ const REASONS = {
   profile: "Not in the viewer's profile",
   training: "Training not current",
   "not-online": "Not for online viewing",
+  approval_required: "Needs an individual approval (7.2)",
 };
 
 const humanise = (id) => {

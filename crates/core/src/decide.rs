@@ -59,6 +59,10 @@ pub enum Reason {
     /// The framework has not placed this kind of entry yet (alerts and
     /// flags, "TBC"): only the person sees it.
     NotShared,
+    /// The profile's tier reaches the placement, but the policy reserves it
+    /// for an individual approval (7.2) and none is in force for this user
+    /// and patient.
+    ApprovalRequired,
 }
 
 impl Reason {
@@ -84,6 +88,7 @@ impl Reason {
             Reason::NotOwnRecord => "not_own_record".into(),
             Reason::ProxyScope => "proxy_scope".into(),
             Reason::NotShared => "not_shared".into(),
+            Reason::ApprovalRequired => "approval_required".into(),
         }
     }
 }
@@ -139,6 +144,9 @@ pub struct EntryDecision {
     /// Local ids of contained resources removed from an allowed entry.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub withheld_contained: Vec<String>,
+    /// The individual approval (7.2) that opened its placement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
     /// Categories whose terms are masked out of this entry's free text.
     #[serde(skip)]
     pub(crate) mask: Vec<u16>,
@@ -162,6 +170,9 @@ pub struct Summary {
     pub allowed_by_break_glass: usize,
     /// Whether this access must be investigated (break glass used).
     pub investigate: bool,
+    /// Individual approvals (7.2) that opened an allowed entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<String>,
 }
 
 /// All decisions for one request.
@@ -258,6 +269,23 @@ pub(crate) struct Ctx<'r> {
     proxy_categories: Option<Vec<u16>>,
     /// Whether consent is needed (policy and profile).
     consent_required: bool,
+    /// Individual approvals in force for this record's patient.
+    approved: Vec<(Placement, String)>,
+}
+
+/// Whether a viewer reaches a placement, and how.
+pub(crate) enum Reach<'c> {
+    Granted,
+    /// Through this individual approval.
+    Approved(&'c str),
+    NeedsApproval,
+    NotGranted,
+}
+
+impl Reach<'_> {
+    pub(crate) fn open(&self) -> bool {
+        matches!(self, Reach::Granted | Reach::Approved(_))
+    }
 }
 
 impl Ctx<'_> {
@@ -307,6 +335,20 @@ impl Policy {
             .as_ref()
             .and_then(|_| birth_date_of(entries, viewer.patient.as_deref()));
         let (mut ctx, break_glass) = self.context(request, birth)?;
+        if !viewer.approvals.is_empty() && !ctx.profile.properties.own_record {
+            // An approval is for one patient: it opens nothing in a record
+            // that is not wholly theirs.
+            let patients: std::collections::BTreeSet<&str> = viewer
+                .approvals
+                .iter()
+                .map(|a| a.patient.as_str())
+                .collect();
+            ctx.approved = patients
+                .into_iter()
+                .filter(|p| own_record_of(entries, Some(p)))
+                .flat_map(|p| viewer.approvals_at(self, Some(p), request.now))
+                .collect();
+        }
         if ctx.profile.properties.own_record
             && ctx.blocked.is_none()
             && !own_record_of(entries, viewer.patient.as_deref())
@@ -358,6 +400,7 @@ impl Policy {
                 p.decision.allowed_by = None;
                 p.decision.consent = None;
                 p.decision.break_glass = false;
+                p.decision.approval = None;
                 p.decision.reasons = vec![Reason::DuplicateId];
             }
             pending.push(p);
@@ -397,6 +440,13 @@ impl Policy {
             }
         }
         let investigate = break_glass.is_some() && rules.break_glass.investigate;
+        let mut approvals: Vec<String> = decisions
+            .iter()
+            .filter(|d| d.decision == Verdict::Allow)
+            .filter_map(|d| d.approval.clone())
+            .collect();
+        approvals.sort();
+        approvals.dedup();
         Decisions {
             summary: Summary {
                 policy: self.hash.clone(),
@@ -410,6 +460,7 @@ impl Policy {
                 break_glass,
                 allowed_by_break_glass: allowed_bg,
                 investigate,
+                approvals,
             },
             entries: decisions,
         }
@@ -528,9 +579,30 @@ impl Policy {
                 scope,
                 proxy_categories,
                 consent_required: rules.consent.required && props.consent_required,
+                approved: Vec::new(),
             },
             break_glass,
         ))
+    }
+
+    /// Whether the viewer reaches `p`: by the profile's tier, and where
+    /// the policy reserves `p` for individual approvals, by one in force.
+    /// The person's own record needs none.
+    pub(crate) fn reach<'c>(&self, ctx: &'c Ctx<'_>, p: Placement) -> Reach<'c> {
+        if !ctx.profile.reaches(p) {
+            return Reach::NotGranted;
+        }
+        if ctx.profile.properties.own_record || !self.needs_approval(p) {
+            return Reach::Granted;
+        }
+        match ctx
+            .approved
+            .iter()
+            .find(|(a, _)| a.segment == p.segment && a.tier >= p.tier)
+        {
+            Some((_, id)) => Reach::Approved(id),
+            None => Reach::NeedsApproval,
+        }
     }
 
     /// The categories that no lift covers for this viewer and entry.
@@ -556,10 +628,10 @@ impl Policy {
         let lifted = |c: u16| {
             self.lifts.iter().any(|l| {
                 l.covers(c)
-                    && ctx.profile.reaches(l.grant)
+                    && self.reach(ctx, l.grant).open()
                     && permitted(l.grant)
                     && placements.iter().any(|p| {
-                        p.segment == l.grant.segment && ctx.profile.reaches(*p) && permitted(*p)
+                        p.segment == l.grant.segment && self.reach(ctx, *p).open() && permitted(*p)
                     })
             })
         };
@@ -577,12 +649,21 @@ impl Policy {
         ctx: &Ctx<'_>,
     ) {
         let rules = &self.document;
-        let mut by_break_glass: Option<Placement> = None;
+        let mut by_break_glass: Option<(Placement, Option<&str>)> = None;
         for p in placements {
-            if !ctx.profile.reaches(*p) {
-                push_unique(&mut d.reasons, Reason::TierNotGranted);
-                continue;
-            }
+            let approval = match self.reach(ctx, *p) {
+                Reach::NotGranted => {
+                    push_unique(&mut d.reasons, Reason::TierNotGranted);
+                    continue;
+                }
+                Reach::NeedsApproval => {
+                    push_unique(&mut d.reasons, Reason::ApprovalRequired);
+                    continue;
+                }
+                Reach::Approved(id) => Some(id),
+                Reach::Granted => None,
+            };
+            d.approval = approval.map(str::to_owned);
             if !ctx.profile.properties.consent_required {
                 // The person's own record: their consent choices are about
                 // sharing it with others.
@@ -603,7 +684,7 @@ impl Policy {
                 }
                 ConsentVerdict::Deny(_) => {
                     if ctx.break_glass && rules.break_glass.overrides_opt_out {
-                        by_break_glass.get_or_insert(*p);
+                        by_break_glass.get_or_insert((*p, approval));
                     } else {
                         push_unique(&mut d.reasons, Reason::OptedOut);
                     }
@@ -615,7 +696,7 @@ impl Policy {
                 }
                 ConsentVerdict::Silent => {
                     if ctx.break_glass {
-                        by_break_glass.get_or_insert(*p);
+                        by_break_glass.get_or_insert((*p, approval));
                     } else {
                         push_unique(&mut d.reasons, Reason::NoConsent);
                     }
@@ -623,14 +704,17 @@ impl Policy {
             }
         }
         if d.decision == Verdict::Withhold {
-            if let Some(p) = by_break_glass {
+            if let Some((p, approval)) = by_break_glass {
                 d.decision = Verdict::Allow;
                 d.allowed_by = Some(self.placement_label(p));
                 d.break_glass = true;
+                d.approval = approval.map(str::to_owned);
             }
         }
         if d.decision == Verdict::Allow {
             d.reasons.clear();
+        } else {
+            d.approval = None;
         }
         d.reasons.sort();
     }
@@ -869,6 +953,7 @@ impl Policy {
                     d.allowed_by = None;
                     d.consent = None;
                     d.break_glass = false;
+                    d.approval = None;
                     d.reasons = vec![Reason::ContainedWithheld];
                     d.reasons.extend(child_reasons);
                     d.reasons.sort();
@@ -1099,6 +1184,7 @@ pub(crate) fn blank(index: usize) -> EntryDecision {
         consent: None,
         break_glass: false,
         withheld_contained: Vec::new(),
+        approval: None,
         mask: Vec::new(),
     }
 }

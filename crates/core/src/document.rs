@@ -39,6 +39,26 @@ pub struct PolicyDocument {
     /// and has no age rules.
     #[serde(default)]
     pub proxies: ProxiesDef,
+    /// Tiers reached case by case (framework 7.2, Community tier 3): only
+    /// with an approval the privacy officer recorded for the user and the
+    /// patient. A document without this section needs none.
+    #[serde(default)]
+    pub approvals: ApprovalsDef,
+}
+
+/// Placements a profile's grant alone does not reach: each needs an
+/// individual, time-limited approval for the user and the patient.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsDef {
+    /// Each placement from its tier up needs an approval. Applies to every
+    /// profile that is not an own-record view.
+    pub required: Vec<PlacementDef>,
+    /// The longest an approval may last, in days.
+    pub max_days: u32,
+    /// Why, in the framework's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 /// Rules for proxies (carers, parents) beyond the scopes granted.

@@ -105,4 +105,4 @@ pub use policy::EntryDecider;
 pub use policy::{Content, Policy, Profile, ProxyScope, DEFAULT_POLICY_HASH, DEFAULT_POLICY_JSON};
 pub use redact::{not_found_body, parse_record, parse_tree, Limits, Outcome, Redacted};
 pub use segment::{Placement, Segment};
-pub use viewer::{ActiveBreakGlass, BreakGlass, Training, Viewer};
+pub use viewer::{ActiveBreakGlass, Approval, BreakGlass, Training, Viewer};

@@ -19,14 +19,16 @@ use crate::segment::{Placement, Segment};
 use crate::terms::TermMatcher;
 
 /// The default policy: the iLINKS framework as published.
-pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
+/// (`policy/default.json`, white space between tokens removed at build
+/// time.)
+pub const DEFAULT_POLICY_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default.min.json"));
 
 /// The content hash of [`DEFAULT_POLICY_JSON`], fixed here so that building
 /// the default policy (once per isolate, on the start-up path) need not
 /// canonicalise and hash the whole document. A test recomputes it; when the
 /// default policy changes, that test prints the new value.
 pub const DEFAULT_POLICY_HASH: &str =
-    "sha256:548bd3dbcca42ca3b417966f76f80851d0fa2116758ce8e441ddd88aa16bf328";
+    "sha256:27dca1c0ee7deda2db14c51f62d0e335cef8df0b99d775059f15838148dd25ea";
 
 /// Which rules can match each resource type (see `Policy::rules_by_type`).
 fn rules_by_type(rules: &[Rule]) -> (FastMap<String, Vec<usize>>, Vec<usize>) {
@@ -197,6 +199,8 @@ pub struct Policy {
     pub(crate) audit: crate::audit::AuditRules,
     pub(crate) proxy_scopes: Vec<ProxyScope>,
     pub(crate) age_bands: Vec<crate::proxy::AgeBand>,
+    /// Placements (from their tier up) that need an individual approval.
+    pub(crate) approval_required: Vec<Placement>,
 }
 
 /// What a `meta.security` label does.
@@ -423,6 +427,29 @@ impl Policy {
         self.terms.find_into(text, &mut hits);
         hits.iter()
             .filter_map(|i| self.categories.get(usize::from(*i)).map(String::as_str))
+            .collect()
+    }
+
+    /// A segment id and tier of this policy as a placement.
+    pub fn placement(&self, segment: &str, tier: u8) -> Option<Placement> {
+        let si = self.segments.iter().position(|s| s.id == segment)?;
+        let tiers = self.segments.get(si).map_or(0, |s| s.tiers);
+        (tier >= 1 && tier <= tiers).then(|| Placement::new(si, tier))
+    }
+
+    /// Whether `p` needs an individual approval (framework 7.2): the policy
+    /// reserves its segment from a tier at or below its own.
+    pub fn needs_approval(&self, p: Placement) -> bool {
+        self.approval_required
+            .iter()
+            .any(|r| r.segment == p.segment && p.tier >= r.tier)
+    }
+
+    /// The placements reserved for individual approvals, as `community-3`.
+    pub fn approval_placements(&self) -> Vec<String> {
+        self.approval_required
+            .iter()
+            .map(|p| self.placement_label(*p))
             .collect()
     }
 
@@ -1264,6 +1291,25 @@ impl Compiler {
             );
         }
 
+        // Individual approvals (7.2).
+        let mut approval_required = Vec::new();
+        for (i, a) in doc.approvals.required.iter().enumerate() {
+            let base = format!("/approvals/required/{i}");
+            match seg_index(&a.segment) {
+                Some(si) if a.tier >= 1 && a.tier <= segments.get(si).map_or(0, |s| s.tiers) => {
+                    approval_required.push(Placement::new(si, a.tier));
+                }
+                Some(_) => self.problem(format!("{base}/tier"), "tier out of range"),
+                None => self.problem(
+                    format!("{base}/segment"),
+                    format!("unknown segment `{}`", a.segment),
+                ),
+            }
+        }
+        if !doc.approvals.required.is_empty() && !(1..=366).contains(&doc.approvals.max_days) {
+            self.problem("/approvals/max_days".into(), "must be 1 to 366 days");
+        }
+
         // Audit rules.
         let profile_ids: HashSet<&str> = doc.profiles.iter().map(|p| p.id.as_str()).collect();
         let audit = crate::audit::compile(&doc.audit, &profile_ids, &mut self.problems);
@@ -1304,6 +1350,7 @@ impl Compiler {
             audit,
             proxy_scopes,
             age_bands,
+            approval_required,
         })
     }
 
@@ -1447,6 +1494,15 @@ fn subsumes(earlier: &MatchDef, later: &MatchDef) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_policy_is_the_written_document_without_white_space() {
+        let text = include_str!("../policy/default.json");
+        let written: Value = serde_json::from_str(text).unwrap();
+        let embedded: Value = serde_json::from_str(DEFAULT_POLICY_JSON).unwrap();
+        assert_eq!(written, embedded);
+        assert!(DEFAULT_POLICY_JSON.len() * 10 < text.len() * 9);
+    }
 
     #[test]
     fn default_policy_hash_is_the_hash_of_the_embedded_document() {

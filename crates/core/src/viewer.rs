@@ -47,6 +47,28 @@ pub struct Viewer {
     /// has not agreed; the policy's age bands decide what that gives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_agreed: Option<String>,
+    /// Individual approvals the privacy officer recorded for this user
+    /// (framework 7.2): each opens one placement the policy reserves for
+    /// them, for one patient, until it expires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
+/// A privacy officer's time-limited approval for one user to see one
+/// patient's record at a placement the policy reserves for approvals
+/// (`approvals.required`), and every tier of that segment below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub id: String,
+    /// The Patient id it is for; a record of anyone else gains nothing.
+    pub patient: String,
+    pub segment: String,
+    pub tier: u8,
+    /// RFC 3339 or FHIR date (a date starts at midnight UTC).
+    pub starts: String,
+    /// RFC 3339 or FHIR date (a date includes the whole day).
+    pub expires: String,
 }
 
 /// A training attestation and when it runs out.
@@ -163,7 +185,60 @@ impl Viewer {
                 });
             }
         }
+        if !self.approvals.is_empty() && profile.properties.own_record {
+            return Err(ViewerError::Shape {
+                path: "/approvals".into(),
+                message: "approvals are for professionals".into(),
+            });
+        }
+        for (i, a) in self.approvals.iter().enumerate() {
+            let base = format!("/approvals/{i}");
+            if a.id.trim().is_empty() || a.patient.trim().is_empty() {
+                return Err(ViewerError::Shape {
+                    path: base,
+                    message: "an approval needs an id and a patient".into(),
+                });
+            }
+            if policy.placement(&a.segment, a.tier).is_none() {
+                return Err(ViewerError::Shape {
+                    path: format!("{base}/tier"),
+                    message: "not a segment and tier of the policy".into(),
+                });
+            }
+            if fhirtime::parse(&a.starts, Edge::Start).is_none() {
+                return Err(ViewerError::BadDate {
+                    path: format!("{base}/starts"),
+                });
+            }
+            if fhirtime::parse(&a.expires, Edge::End).is_none() {
+                return Err(ViewerError::BadDate {
+                    path: format!("{base}/expires"),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The approvals in force at `now` for `patient`, as placements.
+    pub(crate) fn approvals_at(
+        &self,
+        policy: &Policy,
+        patient: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Vec<(crate::segment::Placement, String)> {
+        let Some(patient) = patient.filter(|p| !p.trim().is_empty()) else {
+            return Vec::new();
+        };
+        self.approvals
+            .iter()
+            .filter(|a| a.patient == patient)
+            .filter(|a| {
+                let starts = fhirtime::parse(&a.starts, Edge::Start);
+                let expires = fhirtime::parse(&a.expires, Edge::End);
+                matches!((starts, expires), (Some(s), Some(e)) if s <= now && now < e)
+            })
+            .filter_map(|a| Some((policy.placement(&a.segment, a.tier)?, a.id.clone())))
+            .collect()
     }
 
     pub(crate) fn training_state(&self, now: OffsetDateTime) -> TrainingState {

@@ -133,7 +133,14 @@ const ALL: [&str; 14] = [
 // ---------------------------------------------------------------------------
 // Viewers, consent, decisions.
 
+/// A professional; where the profile reaches Community tier 3, with the
+/// approval for this patient that tier needs (7.2), so that consent alone
+/// decides.
 fn viewer(profile: &str, org: &str) -> Viewer {
+    tiergate_testkit::with_community_approval(professional(profile, org), "pat")
+}
+
+fn professional(profile: &str, org: &str) -> Viewer {
     Viewer {
         user_id: format!("user-{profile}-{org}"),
         name: None,
@@ -149,6 +156,7 @@ fn viewer(profile: &str, org: &str) -> Viewer {
         proxy_scopes: None,
         proxy_categories: None,
         proxy_agreed: None,
+        approvals: Vec::new(),
     }
 }
 

@@ -102,7 +102,7 @@ fn ids(body: &Value) -> Vec<String> {
 fn narrative_goes_when_anything_in_the_resource_was_removed() {
     let record = json!({"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": hiv_condition("hiv")},
-        {"resource": {"resourceType": "Encounter", "id": "e", "meta": tag("primary_care"), "status": "finished",
+        {"resource": {"resourceType": "Encounter", "id": "e", "meta": tag("hospital"), "status": "finished",
             "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Seen about the condition</div>"},
             "diagnosis": [{"condition": {"reference": "Condition/hiv"}, "rank": 1}, {"condition": {"reference": "Condition/ok"}, "rank": 2}]}},
         {"resource": {"resourceType": "Condition", "id": "ok", "meta": tag("primary_care"),

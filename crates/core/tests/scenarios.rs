@@ -68,6 +68,13 @@ fn redact(patient: &str, viewer_name: &str) -> Redacted {
     redact_with(patient, &consent(patient), &viewer(viewer_name))
 }
 
+/// As [`redact`], the viewer holding the privacy officer's approval for
+/// the patient's Community tier 3 (7.2), as the scenario's care needs.
+fn redact_approved(patient: &str, viewer_name: &str, patient_id: &str) -> Redacted {
+    let v = tiergate_testkit::with_community_approval(viewer(viewer_name), patient_id);
+    redact_with(patient, &consent(patient), &v)
+}
+
 /// Ids of the allowed entries, in record order.
 fn seen(r: &Redacted) -> Vec<String> {
     r.decisions
@@ -354,8 +361,21 @@ const JOAN_SUPPORTING: &[&str] = &[
 #[test]
 fn scenario_2_joan_extended_primary_care_team() {
     // District nurse, profile 7 (S3 C3 D2 H2), community services (R9D):
-    // consent `joan-virtual-ward` covers the whole record for R9D.
+    // consent `joan-virtual-ward` covers the whole record for R9D. The
+    // MDT review is Community tier 3, which needs the privacy officer's
+    // approval for Joan (7.2): without one it is withheld.
     let r = redact("joan", "district-nurse-7");
+    assert_eq!(reasons(&r, "joan-mdt-review"), ["approval_required"]);
+    assert!(r.decisions.summary.approvals.is_empty());
+    let r = redact_approved("joan", "district-nurse-7", "joan-patient");
+    assert_eq!(
+        r.decisions.summary.approvals,
+        ["approval-joan-patient"],
+        "the read names the approval that opened tier 3"
+    );
+    // An approval for someone else opens nothing in Joan's record.
+    let other = redact_approved("joan", "district-nurse-7", "ronald-patient");
+    assert_eq!(reasons(&other, "joan-mdt-review"), ["approval_required"]);
     let expected = joined(&[
         JOAN_SUMMARY,
         // C2 telemonitoring weight, C3 MDT review, D1 creatinine, D2 NT-proBNP.
@@ -854,8 +874,9 @@ fn scenario_6_social_worker_sees_the_tci() {
 #[test]
 fn scenario_6_district_nurse_and_gp() {
     // Sarah, 7 (S3 C3 D2 H2): everything but D3, H3 and the one GP note
-    // Ronald asked not to share (an entry-level opt-out).
-    let r = redact("neighbourhood", "district-nurse-7");
+    // Ronald asked not to share (an entry-level opt-out). Sarah holds the
+    // approval Community tier 3 needs (7.2).
+    let r = redact_approved("neighbourhood", "district-nurse-7", "ronald-patient");
     let expected = joined(&[
         RONALD_SUMMARY,
         &[
@@ -888,7 +909,7 @@ fn scenario_6_district_nurse_and_gp() {
 
     // David, GP 1b (S3 C3 D3 H2) at Ronald's own practice: the note is the
     // practice's own entry, outside the framework.
-    let r = redact("neighbourhood", "gp-1b");
+    let r = redact_approved("neighbourhood", "gp-1b", "ronald-patient");
     let expected = joined(&[
         RONALD_SUMMARY,
         &[
@@ -1014,8 +1035,9 @@ fn scenario_7_cpn_and_gp_respond_together() {
     ]);
     assert_sees(&r, &expected);
 
-    // GP 1b (S3 C3 D3 H2) at Susan's practice.
-    let r = redact("susan", "gp-1b");
+    // GP 1b (S3 C3 D3 H2) at Susan's practice, approved for her Community
+    // tier 3 (7.2), where the CPN's note is.
+    let r = redact_approved("susan", "gp-1b", "susan-patient");
     let expected = joined(&[
         SUSAN_SUMMARY,
         &[

@@ -629,7 +629,13 @@ fn bundle(cases: &[Case]) -> Value {
     json!({"resourceType": "Bundle", "type": "searchset", "entry": entries})
 }
 
+/// A professional holding the privacy officer's approval for the test
+/// patient's Community tier 3 (7.2), so that table 6 alone decides.
 fn viewer(profile: &str) -> Viewer {
+    tiergate_testkit::with_community_approval(unapproved(profile), "demographics")
+}
+
+fn unapproved(profile: &str) -> Viewer {
     Viewer {
         user_id: format!("user-{profile}"),
         name: None,
@@ -645,6 +651,7 @@ fn viewer(profile: &str) -> Viewer {
         proxy_scopes: None,
         proxy_categories: None,
         proxy_agreed: None,
+        approvals: Vec::new(),
     }
 }
 
@@ -664,9 +671,12 @@ fn permit_everything(policy: &Policy) -> CompiledConsent {
 }
 
 fn decide(policy: &Policy, record: &Value, profile: &str, consent: &CompiledConsent) -> Decisions {
-    let v = viewer(profile);
+    decide_as(policy, record, &viewer(profile), consent)
+}
+
+fn decide_as(policy: &Policy, record: &Value, v: &Viewer, consent: &CompiledConsent) -> Decisions {
     let request = Request {
-        viewer: &v,
+        viewer: v,
         consent,
         now: NOW,
         default_setting: None,
@@ -785,6 +795,101 @@ fn every_cell_of_table_6() {
         }
     }
     assert_eq!(cells_checked, 11 * 4 * 3);
+}
+
+/// Section 7.2: "wider access" to community information is "defined on an
+/// individual case basis, subject to ... information governance
+/// processes". Without an approval for the patient, a profile whose grant
+/// reaches Community tier 3 sees Community up to tier 2; every other cell
+/// is as table 6 says.
+#[test]
+fn community_tier_3_needs_an_individual_approval() {
+    let policy = Policy::default_policy().unwrap();
+    let consent = permit_everything(&policy);
+    let cases = content_line_cases();
+    let record = bundle(&cases);
+    let mut withheld = 0;
+    for (profile, grants) in TABLE6 {
+        let approved = decide(&policy, &record, profile, &consent);
+        let without = decide_as(&policy, &record, &unapproved(profile), &consent);
+        for case in &cases {
+            let id = case.resource["id"].as_str().unwrap();
+            let (a, w) = (by_id(&approved, id), by_id(&without, id));
+            let only_c3 = case.content.iter().all(|c| line(c) == ("community", 3));
+            if only_c3 && grants[1] >= 3 {
+                assert_eq!(a.decision, Verdict::Allow, "{profile} {id}");
+                assert_eq!(w.decision, Verdict::Withhold, "{profile} {id}");
+                assert_eq!(w.reasons, vec![Reason::ApprovalRequired], "{profile} {id}");
+                assert_eq!(a.approval.as_deref(), Some("approval-demographics"));
+                withheld += 1;
+            } else {
+                assert_eq!(a.decision, w.decision, "{profile} {id}");
+                assert_eq!(a.reasons, w.reasons, "{profile} {id}");
+                assert_eq!(a.approval, None, "{profile} {id}");
+            }
+        }
+    }
+    // The wider community record, for 1b and 7.
+    assert_eq!(withheld, 2);
+
+    // Expired, not yet started, or for another patient: nothing opens.
+    for (starts, expires, patient) in [
+        ("2026-01-01", "2026-11-24", "demographics"),
+        ("2026-11-26", "2027-01-01", "demographics"),
+        ("2026-01-01", "2027-01-01", "someone-else"),
+    ] {
+        let mut v = unapproved("1b");
+        v.approvals.push(tiergate_core::Approval {
+            id: "a1".into(),
+            patient: patient.into(),
+            segment: "community".into(),
+            tier: 3,
+            starts: starts.into(),
+            expires: expires.into(),
+        });
+        let d = decide_as(&policy, &record, &v, &consent);
+        let e = by_id(&d, "wider_community_record");
+        assert_eq!(
+            e.reasons,
+            vec![Reason::ApprovalRequired],
+            "{starts} {expires} {patient}"
+        );
+    }
+
+    // An approval for tier 2 does not reach tier 3.
+    let mut v = unapproved("1b");
+    v.approvals.push(tiergate_core::Approval {
+        id: "a2".into(),
+        patient: "demographics".into(),
+        segment: "community".into(),
+        tier: 2,
+        starts: "2026-01-01".into(),
+        expires: "2027-01-01".into(),
+    });
+    let d = decide_as(&policy, &record, &v, &consent);
+    assert_eq!(
+        by_id(&d, "wider_community_record").reasons,
+        vec![Reason::ApprovalRequired]
+    );
+
+    // Approvals are for professionals; a bad one refuses the request.
+    let mut v = unapproved("1b");
+    v.approvals.push(tiergate_core::Approval {
+        id: "a3".into(),
+        patient: "demographics".into(),
+        segment: "community".into(),
+        tier: 4,
+        starts: "2026-01-01".into(),
+        expires: "2027-01-01".into(),
+    });
+    let request = Request {
+        viewer: &v,
+        consent: &consent,
+        now: NOW,
+        default_setting: None,
+        holding_organisation: None,
+    };
+    assert!(policy.decide(&record, &request).is_err());
 }
 
 #[test]

@@ -43,6 +43,8 @@ pub fn describe(action: &str) -> Option<&'static str> {
         "book" => "Asked for an appointment",
         "plan-update" => "Updated your plan",
         "access-log" => "Looked at this access log",
+        "approval-grant" => "Approved a professional to see your wider community record",
+        "approval-revoke" => "Ended a professional's approval to see your wider community record",
         _ => return None,
     })
 }
@@ -95,6 +97,11 @@ pub fn entry(row: &LogRow, policy: &Policy) -> Option<Value> {
         "break_glass": row.break_glass != 0,
         "break_glass_reason": reason,
         "as_proxy": detail(&event, "on-behalf-of").is_some(),
+        "approved_user": detail(&event, "approved-user"),
+        "approved_until": detail(&event, "approved-until"),
+        "by_approval": row.action != "approval-grant"
+            && row.action != "approval-revoke"
+            && detail(&event, "approval").is_some(),
     }))
 }
 
@@ -149,6 +156,32 @@ mod tests {
         );
         // The professional's free text is for the investigation, not the log.
         assert!(!line.to_string().contains("ambulance"));
+    }
+
+    #[test]
+    fn an_approval_and_the_reads_it_opened_are_in_the_persons_log() {
+        let p = Policy::default_policy().unwrap();
+        let officer = Viewer::from_json(br#"{"user_id": "po", "name": "Privacy officer", "organisation": "R9P", "profile": "privacy-officer", "purpose": "direct-care", "training": null}"#).unwrap();
+        let line = entry(
+            &row(&Audit {
+                recorded: "2026-11-25T10:00:00Z",
+                viewer: Some(&officer),
+                action: "approval-grant",
+                patient: Some("susan-patient"),
+                status: 201,
+                approval: Some(("ap-1", "dr.okafor", "2026-12-25T10:00:00Z")),
+                ..Audit::default()
+            }),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            line["what"],
+            "Approved a professional to see your wider community record"
+        );
+        assert_eq!(line["approved_user"], "dr.okafor");
+        assert_eq!(line["approved_until"], "2026-12-25T10:00:00Z");
+        assert_eq!(line["by_approval"], false);
     }
 
     #[test]

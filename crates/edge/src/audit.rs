@@ -45,7 +45,11 @@ CREATE TABLE IF NOT EXISTS alerts (\
  id TEXT PRIMARY KEY, rule TEXT NOT NULL, time TEXT NOT NULL, user_id TEXT NOT NULL,\
  organisation TEXT NOT NULL, patient TEXT, status TEXT NOT NULL, json TEXT NOT NULL);\
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time);\
-CREATE TABLE IF NOT EXISTS scan_state (key TEXT PRIMARY KEY, value REAL NOT NULL);";
+CREATE TABLE IF NOT EXISTS scan_state (key TEXT PRIMARY KEY, value REAL NOT NULL);\
+CREATE TABLE IF NOT EXISTS approvals (\
+ id TEXT PRIMARY KEY, user_id TEXT NOT NULL, patient TEXT NOT NULL, recorded TEXT NOT NULL,\
+ expires TEXT NOT NULL, revoked TEXT, json TEXT NOT NULL);\
+CREATE INDEX IF NOT EXISTS approvals_user ON approvals (user_id, patient);";
 
 /// Everything one audit event says.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +87,9 @@ pub struct Audit<'a> {
     pub relationships: Option<Vec<crate::relation::Fact>>,
     /// Placement (`summary-2`) of each entry released, for monitoring.
     pub shared: Vec<String>,
+    /// An individual approval recorded or ended (7.2): its id, the user it
+    /// is for and when it ends.
+    pub approval: Option<(&'a str, &'a str, &'a str)>,
     pub policy: &'a str,
 }
 
@@ -230,6 +237,12 @@ impl Audit<'_> {
             for (class, n) in classes {
                 details.push(detail(&format!("withheld:{class}"), n.to_string()));
             }
+            // Which individual approvals (7.2) opened what was released.
+            if self.released {
+                for id in &s.approvals {
+                    details.push(detail("approval", id.as_str()));
+                }
+            }
             if s.allowed_by_break_glass > 0 {
                 details.push(detail(
                     "allowed-by-break-glass",
@@ -243,6 +256,11 @@ impl Audit<'_> {
             if let Some(f) = free {
                 details.push(detail("break-glass-detail", f));
             }
+        }
+        if let Some((id, user, until)) = self.approval {
+            details.push(detail("approval", id));
+            details.push(detail("approved-user", user));
+            details.push(detail("approved-until", until));
         }
         if investigate {
             details.push(detail("investigate", "true"));
@@ -286,9 +304,9 @@ impl Audit<'_> {
             json!([{"system": "http://hl7.org/fhir/restful-interaction", "code": self.action}]);
         let action = match self.action {
             "consent-permit" | "consent-opt-out" | "consent-withdraw" | "proxy-grant" | "book"
-            | "plan-update" | "notify" => "C",
+            | "plan-update" | "notify" | "approval-grant" => "C",
             "proxy-agree" => "U",
-            "proxy-revoke" => "D",
+            "proxy-revoke" | "approval-revoke" => "D",
             "operation" | "login" => "E",
             _ => "R",
         };

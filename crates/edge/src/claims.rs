@@ -110,6 +110,7 @@ pub fn viewer_from_claims(
         proxy_scopes: None,
         proxy_categories: None,
         proxy_agreed: None,
+        approvals: Vec::new(),
     };
     viewer
         .validate(policy)
@@ -168,6 +169,23 @@ mod tests {
         assert!(v.break_glass.is_none());
         let back = claims_for(&viewer_from_claims(&base(), &policy()).unwrap());
         assert_eq!(viewer_from_claims(&back, &policy()).unwrap().user_id, "u1");
+    }
+
+    #[test]
+    fn a_token_cannot_carry_an_approval() {
+        // Approvals (7.2) come only from the privacy officer's record at
+        // the edge, never from what a token says.
+        let mut c = base();
+        c.insert("profile".into(), "1b".into());
+        c.insert(
+            "approvals".into(),
+            json!([{"id": "a", "patient": "p", "segment": "community", "tier": 3,
+                    "starts": "2020-01-01", "expires": "2099-01-01"}]),
+        );
+        assert!(viewer_from_claims(&c, &policy())
+            .unwrap()
+            .approvals
+            .is_empty());
     }
 
     #[test]

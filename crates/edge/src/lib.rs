@@ -6,7 +6,8 @@
 //! ([`jwt`]) and which viewer it describes ([`claims`]), what a record
 //! returned by the origin must look like before it is redacted
 //! ([`context`]), patient finding ([`find`]), consent directives recorded
-//! at the edge ([`directive`]), break glass ([`breakglass`]), audit events
+//! at the edge ([`directive`]), break glass ([`breakglass`]), individual
+//! approvals ([`approval`]), audit events
 //! ([`audit`]), refusals ([`outcome`]) and the built-in demo ([`demo`]).
 //!
 //! The worker crate (`worker/`) only does I/O around these functions and
@@ -21,6 +22,7 @@
 )]
 
 pub mod access;
+pub mod approval;
 pub mod audit;
 pub mod booking;
 pub mod breakglass;

@@ -550,7 +550,26 @@ pub fn professional(profile: &str, organisation: &str) -> tiergate_core::Viewer 
         proxy_scopes: None,
         proxy_categories: None,
         proxy_agreed: None,
+        approvals: Vec::new(),
     }
+}
+
+/// `viewer` holding the privacy officer's approval (framework 7.2) to see
+/// `patient`'s record at Community tier 3, in force from 2026 to the end
+/// of 2027 (tests decide at a fixed instant inside it).
+pub fn with_community_approval(
+    mut viewer: tiergate_core::Viewer,
+    patient: &str,
+) -> tiergate_core::Viewer {
+    viewer.approvals.push(tiergate_core::Approval {
+        id: format!("approval-{patient}"),
+        patient: patient.into(),
+        segment: "community".into(),
+        tier: 3,
+        starts: "2026-01-01".into(),
+        expires: "2027-12-31".into(),
+    });
+    viewer
 }
 
 /// Every excluded code or term anywhere in `value`, by the default

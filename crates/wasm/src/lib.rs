@@ -83,6 +83,8 @@ export interface Summary {
   allowed_by_break_glass: number;
   /** Whether this access must be investigated (break glass used). */
   investigate: boolean;
+  /** Individual approvals (framework 7.2) that opened an allowed entry. */
+  approvals?: string[];
 }
 
 export interface Placement {
@@ -104,6 +106,8 @@ export interface EntryDecision {
   allowed_by?: string;
   consent?: string;
   break_glass: boolean;
+  /** The individual approval (framework 7.2) that opened its placement. */
+  approval?: string;
 }
 
 export interface Decisions {
