@@ -10,13 +10,19 @@
 // person-centred plan, leaflet matching (a 19-entry catalogue), reminders
 // and iCalendar, proxy scopes and the own-record rules in the page, with
 // the same engine as the edge; measured 289,017 gzip (874,708 raw).
+//
+// Raised to 310,000 (2026-12-08): Appendix 1 in SNOMED CT, ICD-10, OPCS-4
+// and CTV3 codelists, proxies' category grants and age rules, own
+// organisation by holder, opt-out withdrawals and individual approvals
+// (framework 7.2) are all in the page's engine; measured 302,345 gzip
+// (843,303 raw) with the embedded policy minified.
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-export const GZIP_BUDGET = 300_000;
+export const GZIP_BUDGET = 310_000;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const builds = ["web", "node"];
