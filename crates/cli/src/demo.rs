@@ -613,6 +613,7 @@ fn reason_label(code: &str) -> (u8, &'static str) {
         "training_missing" => (0, "no training record"),
         "purpose_not_permitted" => (0, "purpose not permitted"),
         "tier_not_granted" => (1, "beyond profile"),
+        "approval_required" => (1, "needs an individual approval (7.2)"),
         "no_consent" => (2, "no consent"),
         "opted_out" => (3, "opted out"),
         "unclassified" => (5, "unclassified (fail closed)"),
