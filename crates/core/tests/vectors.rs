@@ -61,6 +61,11 @@ fn replay(policy: &Policy, dir: &Path, v: &Value) -> Result<Actual, String> {
         Value::String(s) => Some(s.as_str()),
         _ => return Err("`setting` must be null or a string".into()),
     };
+    let holding_organisation = match v.get("holding_organisation") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err("`holding_organisation` must be null or a string".into()),
+    };
     let record_path = dir.join(
         field("record")?
             .as_str()
@@ -73,7 +78,7 @@ fn replay(policy: &Policy, dir: &Path, v: &Value) -> Result<Actual, String> {
         consent: &compiled,
         now,
         default_setting: setting,
-        holding_organisation: None,
+        holding_organisation,
     };
     let out = policy
         .redact(&record, &request, Limits::default())

@@ -282,7 +282,10 @@ impl Engine {
     /// What `viewer` may see of `record`: the redacted document as a string
     /// and the decision summary. `consent` may be `null` (no directives);
     /// `setting` names the care setting of the origin system for entries
-    /// that do not carry one. Throws when nothing may be released.
+    /// that do not carry one; `holdingOrganisation` is the organisation
+    /// whose system the record comes from (own-organisation pass-through
+    /// for entries that do not name their holder). Throws when nothing may
+    /// be released.
     #[wasm_bindgen(unchecked_return_type = "Redaction")]
     pub fn redact(
         &self,
@@ -291,8 +294,17 @@ impl Engine {
         #[wasm_bindgen(unchecked_optional_param_type = "JsonInput | null")] consent: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "Instant | null")] now: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string | null")] setting: Option<String>,
+        #[wasm_bindgen(js_name = holdingOrganisation, unchecked_optional_param_type = "string | null")]
+        holding_organisation: Option<String>,
     ) -> Result<JsValue, JsValue> {
-        let out = self.run(&record, &viewer, &consent, &now, setting.as_deref())?;
+        let out = self.run(
+            &record,
+            &viewer,
+            &consent,
+            &now,
+            setting.as_deref(),
+            holding_organisation.as_deref(),
+        )?;
         let body = String::from_utf8(out.body)
             .map_err(|_| named_error("RedactError", "record: output is not UTF-8", None))?;
         // The body goes across as a string of its own: inside the JSON text
@@ -337,8 +349,17 @@ impl Engine {
         #[wasm_bindgen(unchecked_optional_param_type = "JsonInput | null")] consent: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "Instant | null")] now: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string | null")] setting: Option<String>,
+        #[wasm_bindgen(js_name = holdingOrganisation, unchecked_optional_param_type = "string | null")]
+        holding_organisation: Option<String>,
     ) -> Result<JsValue, JsValue> {
-        let out = self.run(&record, &viewer, &consent, &now, setting.as_deref())?;
+        let out = self.run(
+            &record,
+            &viewer,
+            &consent,
+            &now,
+            setting.as_deref(),
+            holding_organisation.as_deref(),
+        )?;
         to_js::<Decisions>(&out.decisions)
     }
 
@@ -593,6 +614,7 @@ impl Engine {
         consent: &JsValue,
         now: &JsValue,
         setting: Option<&str>,
+        holding_organisation: Option<&str>,
     ) -> Result<Redacted, JsValue> {
         let policy = &self.policy;
         let viewer = Viewer::from_json(&json_input(viewer, "viewer", true)?)
@@ -612,7 +634,7 @@ impl Engine {
             consent: &compiled,
             now,
             default_setting: setting,
-            holding_organisation: None,
+            holding_organisation,
         };
         policy
             .redact(&record, &request, Limits::default())

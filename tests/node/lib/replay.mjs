@@ -7,13 +7,14 @@
 
 /**
  * @param {import("../../../pkg/web/tiergate_wasm.js").Engine} engine
- * @param {{now: string, setting: string | null, viewer: object, consent: object | null}} vector
+ * @param {{now: string, setting: string | null, holding_organisation?: string | null, viewer: object, consent: object | null}} vector
  * @param {Uint8Array | string} record
  */
 export function replay(engine, vector, record) {
   const { viewer, consent, now, setting } = vector;
-  const redaction = engine.redact(record, viewer, consent, now, setting);
-  const decisions = engine.explain(record, viewer, consent, now, setting);
+  const holder = vector.holding_organisation ?? null;
+  const redaction = engine.redact(record, viewer, consent, now, setting, holder);
+  const decisions = engine.explain(record, viewer, consent, now, setting, holder);
   return {
     outcome: redaction.outcome,
     body: redaction.body,
