@@ -130,6 +130,10 @@ pub(crate) struct EntryKey<'a> {
     pub(crate) full_url: Option<&'a str>,
     pub(crate) content: &'a [usize],
     pub(crate) categories: &'a [u16],
+    /// When set, a content-scoped permit covers the entry only through
+    /// one of these lines (the Diagnostics tier 3 lift: consent to a tier 2
+    /// line is not consent to tier 3). Opt-outs match as ever.
+    pub(crate) permit_content: Option<&'a [usize]>,
 }
 
 #[derive(Debug, Clone)]
@@ -437,6 +441,25 @@ impl CompiledConsent {
             .any(|d| d.kind == DirectiveKind::Deny)
     }
 
+    /// The opt-outs in force for this viewer (ids, oldest first, with when
+    /// each was recorded); what each covers is not said.
+    pub fn restricting(
+        &self,
+        viewer: &Viewer,
+        now: OffsetDateTime,
+    ) -> Vec<(String, OffsetDateTime)> {
+        let mut out: Vec<(String, OffsetDateTime)> = Vec::new();
+        for d in self
+            .in_force(viewer, now)
+            .filter(|d| d.kind == DirectiveKind::Deny)
+        {
+            if !out.iter().any(|(o, _)| *o == d.id) {
+                out.push((d.id.clone(), d.recorded));
+            }
+        }
+        out
+    }
+
     /// For audit: when the latest permit in force for this viewer was
     /// recorded (the "recorded consent" relationship of framework 6.3).
     pub fn latest_permit(&self, viewer: &Viewer, now: OffsetDateTime) -> Option<OffsetDateTime> {
@@ -510,8 +533,14 @@ impl Compiled {
                         }
                 })
             });
-        let content_ok =
-            self.content.is_empty() || self.content.iter().any(|c| entry.content.contains(c));
+        let content_ok = self.content.is_empty()
+            || self.content.iter().any(|c| {
+                entry.content.contains(c)
+                    && match (self.kind, entry.permit_content) {
+                        (DirectiveKind::Permit, Some(lines)) => lines.contains(c),
+                        _ => true,
+                    }
+            });
         let category_ok = self.categories.is_empty()
             || self.categories.iter().any(|c| entry.categories.contains(c));
         let entry_ok = self.entries.is_empty()

@@ -625,11 +625,35 @@ impl Policy {
                     ConsentVerdict::Permit(_)
                 )
         };
+        // Consent to the lifting placement: a permit of content lines
+        // counts only if it names a line placed there (consent to "all
+        // tests", tier 2, is not consent to tier 3's "no exclusions").
+        let permitted_lift = |grant: Placement| {
+            let lift_content: Vec<usize> = self
+                .content
+                .iter()
+                .filter(|c| c.placement == grant)
+                .map(|c| c.index)
+                .collect();
+            !ctx.consent_required
+                || matches!(
+                    ctx.request.consent.verdict(
+                        ctx.request.viewer,
+                        ctx.request.now,
+                        EntryKey {
+                            permit_content: Some(&lift_content),
+                            ..key
+                        },
+                        Some(grant)
+                    ),
+                    ConsentVerdict::Permit(_)
+                )
+        };
         let lifted = |c: u16| {
             self.lifts.iter().any(|l| {
                 l.covers(c)
                     && self.reach(ctx, l.grant).open()
-                    && permitted(l.grant)
+                    && permitted_lift(l.grant)
                     && placements.iter().any(|p| {
                         p.segment == l.grant.segment && self.reach(ctx, *p).open() && permitted(*p)
                     })
@@ -784,6 +808,9 @@ impl Policy {
         };
         let (all_placements, named) = self.placements_of(&all_content);
         d.placements = named;
+        // A person's opt-out of a category covers every entry carrying its
+        // codes; only the exclusion (7.3) is limited to some segments.
+        let entry_categories = categories.clone();
         self.keep_applicable(&mut categories, &all_placements);
         let mut text_categories = sensitivity.text.clone();
         self.keep_applicable(&mut text_categories, &all_placements);
@@ -853,7 +880,8 @@ impl Policy {
             reference: key.reference,
             full_url: key.full_url,
             content: &content_ix,
-            categories: &categories,
+            categories: &entry_categories,
+            permit_content: None,
         };
         let unlifted = self.unlifted(&categories, &placements, consent_key, ctx);
         if self.mask_free_text && ctx.profile.properties.exclusions_apply {

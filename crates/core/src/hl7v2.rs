@@ -336,6 +336,7 @@ mod redact {
                 full_url: None,
                 content: &content_ix,
                 categories: &[],
+                permit_content: None,
             };
             if let Some(reason) = &ctx.blocked {
                 head.reasons.push(reason.clone());

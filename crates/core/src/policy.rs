@@ -1454,6 +1454,7 @@ impl EntryDecider<'_> {
             full_url: None,
             content,
             categories,
+            permit_content: None,
         };
         let unlifted = policy.unlifted(categories, &placements, key, &self.ctx);
         if !unlifted.is_empty() {

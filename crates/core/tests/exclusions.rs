@@ -984,3 +984,76 @@ fn section_7_3_blood_borne_virus_status_is_diagnostics_tier_3_only() {
         .reasons
         .contains(&excluded("blood_borne_viruses")));
 }
+
+/// Section 6.2: the person may opt out of "specific parts" of their record.
+/// An opt-out of the blood-borne virus category covers every entry carrying
+/// one of its codes, wherever it is placed; only the framework's exclusion
+/// (7.3) is limited to Diagnostics.
+#[test]
+fn a_category_opt_out_covers_its_codes_outside_the_segments_the_exclusion_is_limited_to() {
+    let hepatitis = primary_condition("hep-c", Some(ICD10), "B18.2");
+    let record = bundle(std::slice::from_ref(&hepatitis));
+    let d = decide(&record, &viewer("1b"), &full_consent());
+    assert_eq!(
+        by_id(&d, "hep-c").decision,
+        Verdict::Allow,
+        "a hepatitis diagnosis in the summary is not a 7.3 exclusion"
+    );
+    let opted_out = consent(json!([
+        {"id": "permit-all", "kind": "permit", "recorded": "2026-11-01T09:00:00Z",
+         "actors": {"organisations": [VIEWER_ORG]}},
+        {"id": "no-bbv", "kind": "deny", "recorded": "2026-11-02T09:00:00Z",
+         "scope": {"categories": ["blood_borne_viruses"]}}
+    ]));
+    let d = decide(&record, &viewer("1b"), &opted_out);
+    assert_eq!(by_id(&d, "hep-c").reasons, vec![Reason::OptedOut]);
+    let d = decide(&record, &with_break_glass(viewer("6")), &opted_out);
+    assert_eq!(
+        by_id(&d, "hep-c").decision,
+        Verdict::Withhold,
+        "break glass does not override the opt-out"
+    );
+}
+
+/// Table 3: Diagnostics tier 2 is "All tests (excluding sensitive
+/// information GUM, HIV and AIDS)"; 7.3 opens them only through tier 3.
+/// Consent to the `all_tests` line is not consent to the tier 3 lift;
+/// consent to Diagnostics tier 3, or to the entry itself, is.
+#[test]
+fn consent_to_the_all_tests_line_does_not_open_the_tier_3_lift() {
+    let hiv = lab_observation("hiv-vl", Some(READ_V2), "43W7.");
+    let record = bundle(std::slice::from_ref(&hiv));
+    let permit = |scope: Value| {
+        consent(
+            json!([{"id": "p", "kind": "permit", "recorded": "2026-11-01T09:00:00Z",
+            "actors": {"organisations": [VIEWER_ORG]}, "scope": scope}]),
+        )
+    };
+    let line = decide(
+        &record,
+        &viewer("1a"),
+        &permit(json!({"content": ["all_tests"]})),
+    );
+    assert_excluded(
+        by_id(&line, "hiv-vl"),
+        "hiv_aids",
+        "a permit of the all_tests line",
+    );
+    let tier2 = decide(
+        &record,
+        &viewer("1a"),
+        &permit(json!({"segments": [{"segment": "diagnostics", "tier": 2}]})),
+    );
+    assert_excluded(
+        by_id(&tier2, "hiv-vl"),
+        "hiv_aids",
+        "a permit of Diagnostics tier 2",
+    );
+    for scope in [
+        json!({"segments": [{"segment": "diagnostics", "tier": 3}]}),
+        json!({"entries": ["Observation/hiv-vl"]}),
+    ] {
+        let d = decide(&record, &viewer("1a"), &permit(scope.clone()));
+        assert_eq!(by_id(&d, "hiv-vl").decision, Verdict::Allow, "{scope}");
+    }
+}
