@@ -397,14 +397,23 @@ test("the consent form says, before anything is recorded, that the patient's cho
     const notice = await page.textContent("#consent-restrictions");
     assert.match(notice, /chosen not to share part of their record with you/);
     assert.doesNotMatch(notice, /appointment/i, "the notice names what the choice is about");
-    // Withdrawn by Joe: no notice.
-    const w = await fetch(`${portal.url}/consent/Patient/joe-patient/withdraw`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${joe}`, "content-type": "application/json" },
-      body: JSON.stringify({ opt_out: id }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    assert.equal(w.status, 201);
+    assert.ok(!notice.includes(id), "the notice names the choice by its id");
+    // Joe tells the nurse he wants to share again: she records his
+    // withdrawal of that choice, with what he said.
+    const item = page.locator("#consent-restrictions [data-restriction]");
+    assert.equal(await item.count(), 1);
+    await item.locator("summary").click();
+    await item.locator("button").click();
+    assert.match(await item.locator("[role=alert]").textContent(), /what the patient told you/i);
+    await item.locator("textarea").fill("Joe wants his appointments shared with the district nurses again");
+    await item.locator("input[type=checkbox]").check();
+    const [recorded] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/consent/Patient/joe-patient/withdraw")), item.locator("button").click()]);
+    assert.equal(recorded.status(), 201);
+    await waitForRecord(page);
+    const mine = await fetch(`${portal.url}/consent/Patient/joe-patient`, { headers: { authorization: `Bearer ${joe}` }, signal: AbortSignal.timeout(10_000) });
+    const withdrawal = (await mine.json()).entry.map((e) => e.resource).find((c) => (c.extension ?? []).some((x) => x.valueReference?.reference === `Consent/${id}`));
+    assert.ok(withdrawal, "Joe's record holds the withdrawal of his choice");
+    assert.ok(withdrawal.extension.some((x) => x.valueString === "Joe wants his appointments shared with the district nurses again"));
     assert.deepEqual(seriousOnly(problems), []);
   } finally {
     await context.close();

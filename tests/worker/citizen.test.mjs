@@ -376,16 +376,31 @@ test("a professional reads only the permits in force for them; the person reads 
   const aed = await call(`/consent/Patient/${JOE}`, { tok: tokens["aed-doctor-6"] });
   assert.equal(aed.status, 200);
   const seen = aed.json();
-  assert.deepEqual(seen.entry.map((e) => e.resource.id).sort(), ["joe-aed"], "only the permit for AED staff at R9A");
-  assert.ok(seen.entry.every((e) => e.resource.provision.type === "permit"));
+  const permits = seen.entry.map((e) => e.resource).filter((c) => c.provision.type === "permit");
+  assert.deepEqual(permits.map((c) => c.id), ["joe-aed"], "only the permit for AED staff at R9A");
+  // Each opt-out that restricts them is a bare deny under a neutral handle.
+  const restrictions = seen.entry.map((e) => e.resource).filter((c) => c.provision.type !== "permit");
+  assert.ok(restrictions.length >= 1);
+  for (const r of restrictions) {
+    assert.match(r.id, /^restriction-[0-9a-f]{16}$/);
+    assert.deepEqual(r.provision, { type: "deny" });
+    assert.deepEqual(r.meta.tag.map((t) => t.code), ["restricted"]);
+  }
   assert.deepEqual(seen.meta.tag.map((t) => t.code), ["restricted"]);
-  for (const hidden of [id, "complaints", "deny", "OPTOUT", "joe-discharge-team"]) assert.ok(!aed.text.includes(hidden), `${hidden} shown to a professional`);
+  for (const hidden of [id, "complaints", "OPTOUT", "joe-discharge-team"]) assert.ok(!aed.text.includes(hidden), `${hidden} shown to a professional`);
 });
 
 test("an opt-out stands until withdrawn; a professional records the person's withdrawal only with a reason", async () => {
   const everything = async () => ids((await call(`/fhir/Patient/${JOE}/$everything`, { tok: tokens["aed-doctor-6"] })).text);
   const before = await everything();
   assert.ok(before.includes("AllergyIntolerance/joe-allergy"), "Summary tier 2 is shared with AED staff");
+  const handlesBefore = new Set(
+    (await call(`/consent/Patient/${JOE}`, { tok: tokens["aed-doctor-6"] }))
+      .json()
+      .entry.map((e) => e.resource)
+      .filter((c) => c.provision?.type === "deny")
+      .map((c) => c.id),
+  );
   const optOut = await call(`/consent/Patient/${JOE}/opt-out`, { tok: tokens.joe, method: "POST", body: { scope: { segments: [{ segment: "summary", tier: 2 }] } } });
   assert.equal(optOut.status, 201, optOut.text);
   const id = optOut.json().id;
@@ -398,11 +413,23 @@ test("an opt-out stands until withdrawn; a professional records the person's wit
   // professional must give the person's reason.
   assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens.joe, method: "POST", body: { opt_out: "no-such-opt-out" } })).status, 404);
   assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens.susan, method: "POST", body: { opt_out: id } })).status, 404, "not Susan's record");
-  assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens["aed-doctor-6"], method: "POST", body: { opt_out: id } })).status, 400);
+  // A professional sees the opt-out only under a neutral handle, and names
+  // it by that; the real id is not theirs to name.
+  const view = (await call(`/consent/Patient/${JOE}`, { tok: tokens["aed-doctor-6"] })).json();
+  assert.ok(!JSON.stringify(view).includes(id), "the professional's view names the opt-out");
+  const restrictions = view.entry.map((e) => e.resource).filter((c) => c.provision?.type === "deny");
+  const handles = new Set(restrictions.map((c) => c.id));
+  const fresh = restrictions.filter((c) => !handlesBefore.has(c.id));
+  assert.equal(fresh.length, 1, "the new opt-out, once");
+  assert.deepEqual(Object.keys(fresh[0].provision), ["type"], "nothing of what it covers");
+  assert.equal(handles.size, restrictions.length);
+  const handle = fresh[0].id;
+  assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens["aed-doctor-6"], method: "POST", body: { opt_out: handle } })).status, 400);
+  assert.equal((await call(`/consent/Patient/${JOE}/withdraw`, { tok: tokens["aed-doctor-6"], method: "POST", body: { opt_out: id, reason: "asked" } })).status, 404);
   const w = await call(`/consent/Patient/${JOE}/withdraw`, {
     tok: tokens["aed-doctor-6"],
     method: "POST",
-    body: { opt_out: id, reason: "Joe told me he wants his summary shared again" },
+    body: { opt_out: handle, reason: "Joe told me he wants his summary shared again" },
   });
   assert.equal(w.status, 201, w.text);
   assert.ok((await everything()).includes("AllergyIntolerance/joe-allergy"), "the withdrawal lets the permits apply again");

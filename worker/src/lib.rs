@@ -1083,7 +1083,7 @@ async fn consent(
                     .and_then(|set| set.compile(policy).map_err(|_| Refusal::BadGateway))
                     .map_err(|r| fail(r, &viewer))?;
                 all.extend(stored);
-                directive::professional_view(&all, &compiled, &viewer, ctx.now)
+                directive::professional_view(&all, &compiled, &viewer, &patient, ctx.now)
             };
             let row = Audit {
                 request_id: &ctx.id,
@@ -1140,13 +1140,25 @@ async fn consent(
                         .map_err(|r| fail(r, &viewer))?;
                     let standing =
                         consent_set(cfg, ctx, &stored, &patient).map_err(|r| fail(r, &viewer))?;
+                    // A professional names only what restricts them, by
+                    // the neutral handle their consent view shows.
+                    let restricting = if citizen {
+                        None
+                    } else {
+                        Some(
+                            standing
+                                .compile(policy)
+                                .map_err(|_| fail(Refusal::BadGateway, &viewer))?
+                                .restricting(&viewer, ctx.now),
+                        )
+                    };
                     (
                         "consent-withdraw",
                         directive::withdraw(
                             &body,
                             directive::Standing {
                                 directives: &standing,
-                                reason_required: !citizen,
+                                professional: restricting.as_deref(),
                             },
                             &patient,
                             &viewer,

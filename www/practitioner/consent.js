@@ -3,10 +3,10 @@
 // practitioner may record the patient's consent (scoped as the policy's
 // consent model allows) or, in an emergency, break glass (reason required,
 // time-limited, always investigated). The edge validates and enforces both.
-import { ApiError, consents, recordConsent, session } from "../shared/api.js";
+import { ApiError, consents, recordConsent, recordWithdrawal, session } from "../shared/api.js";
 import { h } from "../shared/dom.js";
 import { policyInfo } from "../shared/engine.js";
-import { formatMinutes, formatTime } from "../shared/format.js";
+import { formatDate, formatMinutes, formatTime } from "../shared/format.js";
 import { SEGMENTS } from "../shared/labels.js";
 
 const errorMessage = (e) => (e instanceof ApiError ? (e.requestId ? `${e.message} (reference ${e.requestId})` : e.message) : "Something went wrong. Try again.");
@@ -111,18 +111,69 @@ function consentForm({ patientId, user, onConsentRecorded, onAuthLost }) {
   form.prepend(restricted);
   consents(patientId)
     .then(({ body }) => {
-      if ((body?.meta?.tag ?? []).some((t) => t.system === RESTRICTED_SYSTEM && t.code === "restricted")) {
-        restricted.append(
-          h(
-            "p",
-            { class: "notice notice-info", "data-restricted": "true" },
-            "The patient has chosen not to share part of their record with you. Recording consent will not change that: only the patient can withdraw their choice.",
-          ),
-        );
-      }
+      if (!(body?.meta?.tag ?? []).some((t) => t.system === RESTRICTED_SYSTEM && t.code === "restricted")) return;
+      // Each choice that restricts this viewer, as the edge names it: when it was made, never what it covers.
+      const choices = (body?.entry ?? [])
+        .map((e) => e?.resource)
+        .filter((r) => r?.resourceType === "Consent" && (r.meta?.tag ?? []).some((t) => t.system === RESTRICTED_SYSTEM && t.code === "restricted") && typeof r.id === "string");
+      restricted.append(
+        h(
+          "div",
+          { class: "notice notice-info", "data-restricted": "true" },
+          h("p", {}, "The patient has chosen not to share part of their record with you. Recording consent will not change that. If the patient tells you they now want to share it, record their withdrawal of that choice, with what they said."),
+          choices.length ? h("ul", { class: "restrictions" }, choices.map((c, i) => withdrawalItem({ patientId, choice: c, index: i, onConsentRecorded, onAuthLost }))) : null,
+        ),
+      );
     })
     .catch(() => {});
   return h("details", { class: "action", id: "consent-action" }, h("summary", { id: "consent-form-title" }, "Record the patient's consent"), form);
+}
+
+/** One restricting choice, with a small form to record the patient's withdrawal of it. */
+function withdrawalItem({ patientId, choice, index, onConsentRecorded, onAuthLost }) {
+  const id = `withdraw-${index}`;
+  const made = choice.dateTime ? formatDate(choice.dateTime) : null;
+  const reason = h("textarea", { id: `${id}-reason`, name: "reason", rows: 2, "aria-describedby": `${id}-hint` });
+  const confirm = h("input", { type: "checkbox", id: `${id}-confirm`, name: "confirm" });
+  const msg = h("div", { class: "form-message", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "button secondary", id: `${id}-submit` }, "Record the withdrawal");
+  button.addEventListener("click", async () => {
+    msg.replaceChildren();
+    if (!reason.value.trim()) {
+      msg.append(h("p", { class: "error", role: "alert" }, "Write what the patient told you."));
+      reason.focus();
+      return;
+    }
+    if (!confirm.checked) {
+      msg.append(h("p", { class: "error", role: "alert" }, "Confirm that the patient has asked for this."));
+      confirm.focus();
+      return;
+    }
+    button.disabled = true;
+    msg.append(h("p", { role: "status" }, "Recording the withdrawal…"));
+    try {
+      await recordWithdrawal(patientId, choice.id, reason.value.trim());
+    } catch (e) {
+      button.disabled = false;
+      if (e instanceof ApiError && e.status === 401) return onAuthLost(e);
+      msg.replaceChildren(h("p", { class: "error", role: "alert" }, `The withdrawal was not recorded: ${errorMessage(e)}`));
+      return;
+    }
+    await onConsentRecorded();
+  });
+  return h(
+    "li",
+    { "data-restriction": choice.id },
+    h(
+      "details",
+      {},
+      h("summary", {}, made ? `A choice the patient made on ${made}` : "A choice the patient made"),
+      h("div", { class: "field" }, h("label", { for: `${id}-reason` }, "What the patient told you"), h("p", { class: "hint", id: `${id}-hint` }, "Recorded with the withdrawal; the patient can see it."), reason),
+      h("div", { class: "check" }, confirm, h("label", { for: `${id}-confirm` }, "The patient has asked, now, to withdraw this choice.")),
+      button,
+      msg,
+    ),
+  );
 }
 
 /** The tag on a consent read that says the patient's choices restrict this viewer. */

@@ -152,6 +152,15 @@ export function recordConsent(patientId, permit, opts) {
   return request(`/consent/Patient/${encodeURIComponent(patientId)}`, { method: "POST", body: permit, ...opts });
 }
 
+/**
+ * Records the patient's explicit withdrawal of one of their opt-outs, named
+ * by the neutral handle the professional's consent view gives, with the
+ * reason the patient gave.
+ */
+export function recordWithdrawal(patientId, handle, reason, opts) {
+  return request(`/consent/Patient/${encodeURIComponent(patientId)}/withdraw`, { method: "POST", body: { opt_out: handle, reason }, ...opts });
+}
+
 /** The signed-in practitioner's break-glass cases: `{cases: [...]}`. */
 export function myCases(opts) {
   return request("/cases", opts);

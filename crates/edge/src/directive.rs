@@ -135,8 +135,24 @@ pub struct WithdrawRequest {
 pub struct Standing<'a> {
     /// The patient's current set: the opt-out must be one of its denies.
     pub directives: &'a ConsentSet,
-    /// A professional recording the person's withdrawal gives their reason.
-    pub reason_required: bool,
+    /// For a professional recording the person's withdrawal (with their
+    /// reason): the opt-outs in force that restrict them, named only by
+    /// their [`restriction_handle`]s. `None` for the person or a proxy
+    /// managing their sharing, who name opt-outs by id.
+    pub professional: Option<&'a [(String, time::OffsetDateTime)]>,
+}
+
+/// The neutral name a professional sees for an opt-out that restricts
+/// them: stable for the patient and the opt-out, saying nothing of either.
+pub fn restriction_handle(patient: &str, opt_out: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(patient.as_bytes())
+        .chain_update([0u8])
+        .chain_update(opt_out.as_bytes())
+        .finalize();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("restriction-{hex}")
 }
 
 /// The withdrawal of a standing opt-out, by name: only the person (or a
@@ -158,17 +174,24 @@ pub fn withdraw(
         .filter(|r| !r.trim().is_empty())
         .map(|r| crate::proxy::plain(&r, 500))
         .transpose()?;
-    if standing.reason_required && reason.is_none() {
+    if standing.professional.is_some() && reason.is_none() {
         return Err(Refusal::BadRequest);
     }
-    let named = standing
-        .directives
-        .directives
-        .iter()
-        .any(|d| d.kind == DirectiveKind::Deny && d.id == req.opt_out);
-    if !named {
+    let opt_out = match standing.professional {
+        None => standing
+            .directives
+            .directives
+            .iter()
+            .find(|d| d.kind == DirectiveKind::Deny && d.id == req.opt_out)
+            .map(|d| d.id.clone()),
+        Some(restricting) => restricting
+            .iter()
+            .find(|(id, _)| restriction_handle(patient, id) == req.opt_out)
+            .map(|(id, _)| id.clone()),
+    };
+    let Some(opt_out) = opt_out else {
         return Err(Refusal::NotFound);
-    }
+    };
     let directive = ConsentDirective {
         id: id.to_owned(),
         kind: DirectiveKind::Withdraw,
@@ -176,7 +199,7 @@ pub fn withdraw(
         period: None,
         actors: Actors::default(),
         scope: Scope::default(),
-        withdraws: Some(req.opt_out),
+        withdraws: Some(opt_out),
         reason,
     };
     finish(directive, patient, recorder, policy)
@@ -185,12 +208,16 @@ pub fn withdraw(
 /// What a professional may read of a patient's directives (framework 6.2:
 /// consent is between the person and those they share with): the permits
 /// in force for them, and, in neutral words, whether a choice of the
-/// person's restricts what they see, never what it is about. `resources`
-/// are the patient's Consent resources (JSON texts).
+/// person's restricts what they see, never what it is about. Each such
+/// opt-out is a bare `Consent` (a deny, when it was recorded) under its
+/// [`restriction_handle`], which is how a professional names it to record
+/// the person's withdrawal. `resources` are the patient's Consent
+/// resources (JSON texts).
 pub fn professional_view(
     resources: &[String],
     compiled: &tiergate_core::CompiledConsent,
     viewer: &Viewer,
+    patient: &str,
     now: time::OffsetDateTime,
 ) -> Value {
     let permits = compiled.permits_in_force(viewer, now);
@@ -204,7 +231,25 @@ pub fn professional_view(
         })
         .cloned()
         .collect();
-    let mut out = bundle(&shown);
+    let restrictions: Vec<String> = compiled
+        .restricting(viewer, now)
+        .iter()
+        .map(|(id, recorded)| {
+            json!({
+                "resourceType": "Consent",
+                "id": restriction_handle(patient, id),
+                "meta": {"tag": [{"system": RESTRICTED_SYSTEM, "code": "restricted"}]},
+                "status": "active",
+                "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+                "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                "patient": {"reference": format!("Patient/{patient}")},
+                "dateTime": tiergate_core::fhirtime::format(*recorded),
+                "provision": {"type": "deny"}
+            })
+            .to_string()
+        })
+        .collect();
+    let mut out = bundle(&[shown, restrictions].concat());
     if compiled.restricts(viewer, now) {
         if let Some(map) = out.as_object_mut() {
             map.insert(
@@ -440,6 +485,110 @@ mod tests {
         assert_eq!(v["provision"]["type"], "permit");
         let loaded = load(&[], std::slice::from_ref(&r.resource), &p).unwrap();
         assert_eq!(loaded.directives, vec![r.directive]);
+    }
+
+    #[test]
+    fn a_professional_sees_a_restriction_by_a_neutral_name_and_records_its_withdrawal_by_it() {
+        let p = policy();
+        let now = time::macros::datetime!(2026-11-25 12:00 UTC);
+        let person = Viewer::from_json(br#"{"user_id": "joe", "organisation": "", "profile": "patient", "purpose": "direct-care", "training": null, "patient": "p1"}"#).unwrap();
+        let hiv = opt_out(
+            br#"{"scope": {"categories": ["hiv_aids"]}}"#,
+            "p1",
+            &person,
+            "o-hiv-opt-out",
+            "2026-11-20T09:00:00Z",
+            &p,
+        )
+        .unwrap();
+        let set = load(&[], std::slice::from_ref(&hiv.resource), &p).unwrap();
+        let compiled = set.compile(&p).unwrap();
+        let doctor = recorder();
+        let view = professional_view(
+            std::slice::from_ref(&hiv.resource),
+            &compiled,
+            &doctor,
+            "p1",
+            now,
+        );
+        let text = view.to_string();
+        assert!(
+            !text.contains("hiv"),
+            "the view names what it protects: {text}"
+        );
+        assert!(!text.contains("o-hiv-opt-out"));
+        let handle = restriction_handle("p1", "o-hiv-opt-out");
+        assert_eq!(view["entry"][0]["resource"]["id"], handle.as_str());
+        assert_eq!(view["entry"][0]["resource"]["provision"]["type"], "deny");
+
+        let restricting = compiled.restricting(&doctor, now);
+        let standing = Standing {
+            directives: &set,
+            professional: Some(&restricting),
+        };
+        let body = |opt_out: &str, reason: Option<&str>| {
+            serde_json::to_vec(&json!({"opt_out": opt_out, "reason": reason})).unwrap()
+        };
+        let at = "2026-11-25T12:00:00Z";
+        // A reason is required; the real id is not a professional's to name.
+        assert_eq!(
+            withdraw(&body(&handle, None), standing, "p1", &doctor, "w", at, &p).err(),
+            Some(Refusal::BadRequest)
+        );
+        assert_eq!(
+            withdraw(
+                &body("o-hiv-opt-out", Some("asked")),
+                standing,
+                "p1",
+                &doctor,
+                "w",
+                at,
+                &p
+            )
+            .err(),
+            Some(Refusal::NotFound)
+        );
+        // Another patient's handle names nothing here.
+        let other = restriction_handle("p2", "o-hiv-opt-out");
+        assert_eq!(
+            withdraw(
+                &body(&other, Some("asked")),
+                standing,
+                "p1",
+                &doctor,
+                "w",
+                at,
+                &p
+            )
+            .err(),
+            Some(Refusal::NotFound)
+        );
+        let w = withdraw(
+            &body(&handle, Some("Told me he wants it shared again")),
+            standing,
+            "p1",
+            &doctor,
+            "w",
+            at,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(w.directive.withdraws.as_deref(), Some("o-hiv-opt-out"));
+        // The person names their own opt-out by its id.
+        let mine = Standing {
+            directives: &set,
+            professional: None,
+        };
+        assert!(withdraw(
+            &body("o-hiv-opt-out", None),
+            mine,
+            "p1",
+            &person,
+            "w2",
+            at,
+            &p
+        )
+        .is_ok());
     }
 
     #[test]
