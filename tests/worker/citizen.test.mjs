@@ -88,6 +88,13 @@ test("/me says who the person is and whom they act for", async () => {
   assert.equal(anne.patient, null);
   assert.deepEqual(anne.acting_for.map((a) => [a.patient, a.patient_name, a.scopes]), [[JOE, "Joe Whitfield", ["appointments", "booking"]]]);
   assert.ok(anne.proxy_scopes.some((s) => s.id === "booking" && s.permits.includes("book")));
+  assert.deepEqual(anne.acting_for[0].awaiting_agreement, []);
+  // Grace's grant for Lily (under 11, made at registration): every scope,
+  // by the policy's age rules, as the record and the actions are judged.
+  const grace = (await call("/me", { tok: tokens.grace })).json();
+  const lily = grace.acting_for.find((a) => a.patient === "lily-patient");
+  assert.deepEqual(lily.scopes, [...lily.granted_scopes]);
+  assert.deepEqual(lily.awaiting_agreement, []);
   const gp = (await call("/me", { tok: tokens["gp-1b"] })).json();
   assert.equal(gp.own_record, false);
   assert.equal((await call("/me")).status, 401);

@@ -242,13 +242,27 @@ pub async fn me(
     let policy = &ctx.state.policy;
     let mut acting_for = Vec::new();
     if own_record(&viewer, ctx) {
+        // What each grant gives today, by the policy's age rules and the
+        // person's agreement: the same rule the record and the actions
+        // are judged by.
+        let mut births: std::collections::BTreeMap<String, Option<String>> = Default::default();
         for g in grants(db, cfg, ctx, "grantee", &viewer.user_id)
             .await
             .map_err(fail)?
         {
-            if g.in_force(ctx.now) {
-                acting_for.push(json!({"patient": g.patient, "patient_name": g.patient_name, "scopes": g.scopes, "expires": g.expires, "grant": g.id}));
+            if !g.in_force(ctx.now) {
+                continue;
             }
+            let birth = match births.get(&g.patient) {
+                Some(b) => b.clone(),
+                None if policy.document().proxies.ages.is_empty() => None,
+                None => {
+                    let b = birth_date(cfg, ctx, db, &g.patient).await;
+                    births.insert(g.patient.clone(), b.clone());
+                    b
+                }
+            };
+            acting_for.push(proxy::acting_for(&g, birth.as_deref(), policy, ctx.now));
         }
     }
     let profile = policy.profile(&viewer.profile);

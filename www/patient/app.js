@@ -164,7 +164,10 @@ function chooserView(who) {
         "li",
         { class: "card" },
         h("button", { type: "button", class: "button secondary", id: `open-${g.patient}`, "data-patient": g.patient, on: { click: () => open(g.patient) } }, `${g.patient_name ?? `Record ${g.patient}`}: you act for this person`),
-        h("p", { class: "hint" }, `What they let you do: ${scopeNames(who, g.scopes).join("; ")}. Until ${g.expires}.`),
+        h("p", { class: "hint" }, g.scopes.length ? `What they let you do: ${scopeNames(who, g.scopes).join("; ")}. Until ${g.expires}.` : `Nothing for now. Until ${g.expires}.`),
+        (g.awaiting_agreement ?? []).length
+          ? h("p", { class: "hint", "data-awaiting": g.awaiting_agreement.join(" ") }, `Waiting for ${g.patient_name ?? "them"} to agree, at their age: ${scopeNames(who, g.awaiting_agreement).join("; ")}.`)
+          : null,
       ),
     );
   }

@@ -232,10 +232,77 @@ pub fn scopes_for(
     held(grants, grantee, patient, now).map(|h| h.scopes)
 }
 
+/// What a grant gives its proxy on `now`, for `/me`: the scopes in force
+/// by the policy's age rules (for a patient born on `birth_date`; `None`
+/// is the strictest) and the person's agreement, and the granted scopes
+/// that wait for the person to agree.
+pub fn acting_for(
+    g: &Grant,
+    birth_date: Option<&str>,
+    policy: &tiergate_core::Policy,
+    now: OffsetDateTime,
+) -> serde_json::Value {
+    let agreed = g
+        .agreed_by_patient()
+        .and_then(|a| tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start));
+    let today = policy.proxy_scopes_at(&g.scopes, agreed, birth_date, now);
+    let waiting: Vec<&String> = g.scopes.iter().filter(|s| !today.contains(s)).collect();
+    serde_json::json!({
+        "patient": g.patient,
+        "patient_name": g.patient_name,
+        "scopes": today,
+        "granted_scopes": g.scopes,
+        "awaiting_agreement": waiting,
+        "expires": g.expires,
+        "grant": g.id
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_parent_acts_for_a_teenager_only_as_far_as_the_age_rules_and_the_agreement_allow() {
+        let policy = tiergate_core::Policy::default_policy().unwrap();
+        let mut g = ok(
+            r#"{"grantee": "grace", "grantee_name": "Grace", "scopes": ["appointments", "booking", "record"], "expires": "2027-01-31"}"#,
+        );
+        g.scopes.push("sharing".into());
+        g.made_by = MadeBy::Other;
+        let child = acting_for(&g, Some("2019-06-14"), &policy, NOW);
+        assert_eq!(
+            child["scopes"],
+            serde_json::json!(["appointments", "booking", "record", "sharing"])
+        );
+        assert_eq!(child["awaiting_agreement"], serde_json::json!([]));
+        // 14: appointments and booking; the record waits for the young
+        // person's own agreement; sharing is not a parent's at that age.
+        let teen = acting_for(&g, Some("2012-03-01"), &policy, NOW);
+        assert_eq!(
+            teen["scopes"],
+            serde_json::json!(["appointments", "booking"])
+        );
+        assert_eq!(
+            teen["awaiting_agreement"],
+            serde_json::json!(["record", "sharing"])
+        );
+        g.agreed = Some("2026-11-20T10:00:00Z".into());
+        let agreed = acting_for(&g, Some("2012-03-01"), &policy, NOW);
+        assert_eq!(
+            agreed["scopes"],
+            serde_json::json!(["appointments", "booking", "record"])
+        );
+        // No birth date: the strictest band.
+        g.agreed = None;
+        let unknown = acting_for(&g, None, &policy, NOW);
+        assert_eq!(unknown["scopes"], serde_json::json!([]));
+        assert_eq!(
+            unknown["granted_scopes"],
+            serde_json::json!(["appointments", "booking", "record", "sharing"])
+        );
+    }
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
     const KNOWN: Known<'static> = Known {
