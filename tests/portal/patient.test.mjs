@@ -521,6 +521,45 @@ test("carers: a sensitive part of the record is shared with a carer only when na
   }
 });
 
+test("a parent and a teenager: Grace sees Maya's appointments only, is told what waits for Maya, and the record once Maya agrees in her portal", { timeout: 150_000 }, async () => {
+  const MAYA = "maya-patient";
+  const grace = await chrome.page();
+  const maya = await chrome.page();
+  try {
+    await signIn(grace.page, "grace");
+    assert.equal(await grace.page.getAttribute("#view", "data-view"), "choose");
+    assert.equal(await grace.page.getAttribute(`[data-awaiting]`, "data-awaiting"), "record");
+    assert.match(await grace.page.textContent("[data-awaiting]"), /Waiting for Maya Okoro to agree/);
+    await grace.page.click(`[data-patient="${MAYA}"]`);
+    await settled(grace.page, "record");
+    let shown = await renderedRefs(grace.page);
+    assert.ok(shown.set.has("Appointment/maya-appt-asthma-review"));
+    assert.ok(!shown.set.has("Condition/maya-cond-asthma"), "the record before Maya agreed");
+    const token = await tokenOf(grace.page);
+    assert.deepEqual(sorted(shown.set), sorted((await edgeEverything(portal.url, token, MAYA)).refs));
+
+    await signIn(maya.page, "maya");
+    await open(maya.page, "carers");
+    await maya.page.click('[data-agree="demo-grant-grace-maya"]');
+    await maya.page.waitForSelector('#grant-saved:has-text("You agreed")');
+
+    await grace.page.goto(`${portal.url}/patient/#/choose`);
+    await grace.page.reload();
+    await grace.page.waitForSelector('#view[data-view="choose"][data-state="ready"]');
+    assert.equal(await grace.page.locator("[data-awaiting]").count(), 0);
+    await grace.page.click(`[data-patient="${MAYA}"]`);
+    await settled(grace.page, "record");
+    shown = await renderedRefs(grace.page);
+    assert.ok(shown.set.has("Condition/maya-cond-asthma"), "the record after Maya agreed");
+    assert.deepEqual(sorted(shown.set), sorted((await edgeEverything(portal.url, token, MAYA)).refs));
+    assert.deepEqual(seriousOnly(grace.problems), []);
+    assert.deepEqual(seriousOnly(maya.problems), []);
+  } finally {
+    await grace.context.close();
+    await maya.context.close();
+  }
+});
+
 test("axe-core: no serious or critical violations on any page", { timeout: 180_000 }, async () => {
   const { page, context } = await chrome.page();
   try {

@@ -75,7 +75,7 @@ after(async () => {
 
 test("the demo lists people who sign in as themselves", () => {
   const keys = users.citizens.map((c) => c.key).sort();
-  assert.deepEqual(keys, ["anne", "grace", "joe", "susan"]);
+  assert.deepEqual(keys, ["anne", "grace", "joe", "maya", "susan"]);
   assert.equal(users.citizens.find((c) => c.key === "joe").patient, JOE);
 });
 

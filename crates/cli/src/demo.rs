@@ -215,6 +215,17 @@ const SCENARIOS: &[Scenario] = &[
             look!("admin-clerk-5", "A hospital clerk with no consent: nothing."),
         ],
     },
+    Scenario {
+        number: 9,
+        title: "Maya: a parent and a teenager",
+        section: "6.7, policy `proxies.ages`",
+        story: "Maya, 14, is Lily's sister. Grace's grant for her was made when Maya was younger and                 names appointments, booking and the record. At 11 to 15 a parent keeps appointments and                 booking, and sees the record only with the young person's own recorded agreement; at 16                 grants made by others lapse unless Maya renews them.",
+        patient: "maya",
+        looks: &[
+            look!("parent-proxy-maya", "Grace, before Maya agrees: appointments and care plans only."),
+            look!("parent-proxy-maya-agreed", "Grace, after Maya agreed in her own portal: the record too."),
+        ],
+    },
 ];
 
 /// How long before the decision time the demo's break glass began.

@@ -68,6 +68,7 @@ pub const PATIENTS: &[PatientFiles] = &[
     patient!("neighbourhood", "neighbourhood"),
     patient!("susan", "susan"),
     patient!("lily", "lily"),
+    patient!("maya", "maya"),
 ];
 
 /// Professionals (viewer files), by key, as written at [`ANCHOR`].
@@ -91,14 +92,17 @@ pub const VIEWERS: &[(&str, &str)] = named!(
     "matron-2a",
     "neighbourhood-social-worker-3b",
     "parent-proxy-lily",
+    "parent-proxy-maya",
+    "parent-proxy-maya-agreed",
     "patient-lily-record",
     "privacy-officer",
     "social-work-team-leader-3b",
 );
 
-/// People who sign in as themselves (profile `patient`): Joe and Susan for
-/// their own records, Anne for her father Joe, Grace for her daughter Lily.
-pub const CITIZENS: &[(&str, &str)] = named!("citizens", "joe", "susan", "anne", "grace");
+/// People who sign in as themselves (profile `patient`): Joe, Susan and
+/// Maya (14) for their own records, Anne for her father Joe, Grace for her
+/// daughters Lily (7) and Maya.
+pub const CITIZENS: &[(&str, &str)] = named!("citizens", "joe", "susan", "anne", "grace", "maya");
 
 /// The baseline proxy grants (a JSON array), as written at [`ANCHOR`].
 pub const GRANTS: &str = include_str!("../data/grants.json");

@@ -336,11 +336,11 @@ mod tests {
     #[test]
     fn loads_every_patient_user_and_the_key() {
         let d = demo();
-        assert_eq!(d.patients.len(), 8);
+        assert_eq!(d.patients.len(), 9);
         assert_eq!(d.users.len(), 18);
-        assert_eq!(d.citizens.len(), 4);
+        assert_eq!(d.citizens.len(), 5);
         assert!(d.citizens.iter().all(|c| c.viewer.profile == "patient"));
-        assert_eq!(d.grants.len(), 2);
+        assert_eq!(d.grants.len(), 3);
         assert!(d
             .patients
             .iter()
