@@ -527,6 +527,7 @@ test("approvals (7.2): the officer records one for a GP and Susan; the GP's port
     await page.click("#approval-submit");
     assert.match(await page.textContent("#approval-form .error"), /user id/);
     await page.fill("#approval-user", gpId);
+    await page.fill("#approval-organisation", demoViewer(GP).organisation);
     await page.fill("#approval-patient", SUSAN);
     await page.fill("#approval-days", "14");
     await page.fill("#approval-reason", "MDT case review, IG reference 2026-31");

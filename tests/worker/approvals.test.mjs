@@ -62,7 +62,7 @@ test("without an approval the GP sees Susan's record up to Community tier 2, and
 });
 
 test("only the privacy officer records, lists or ends approvals", async () => {
-  const body = { user_id: gp.user_id, patient: SUSAN, days: 30, reason: "MDT case review" };
+  const body = { user_id: gp.user_id, organisation: gp.organisation, patient: SUSAN, days: 30, reason: "MDT case review" };
   for (const who of ["gp-1b", "susan"]) {
     assert.equal((await call("/privacy/approvals", { tok: tokens[who], method: "POST", body })).status, 403, who);
     assert.equal((await call("/privacy/approvals", { tok: tokens[who] })).status, 403, who);
@@ -76,26 +76,33 @@ test("an approval must name a user, a patient, a reason and no more days than th
   const max = listed.max_days;
   assert.ok(Number.isInteger(max) && max > 0);
   for (const bad of [
-    { user_id: gp.user_id, patient: SUSAN, days: max + 1, reason: "r" },
-    { user_id: gp.user_id, patient: SUSAN, days: 0, reason: "r" },
-    { user_id: gp.user_id, patient: SUSAN, days: 3, reason: "   " },
-    { user_id: "", patient: SUSAN, days: 3, reason: "r" },
-    { user_id: gp.user_id, patient: "../x", days: 3, reason: "r" },
-    { user_id: gp.user_id, patient: SUSAN, days: 3, reason: "r", segment: "summary", tier: 3 },
+    { user_id: gp.user_id, organisation: gp.organisation, patient: SUSAN, days: max + 1, reason: "r" },
+    { user_id: gp.user_id, organisation: gp.organisation, patient: SUSAN, days: 0, reason: "r" },
+    { user_id: gp.user_id, organisation: gp.organisation, patient: SUSAN, days: 3, reason: "   " },
+    { user_id: "", organisation: gp.organisation, patient: SUSAN, days: 3, reason: "r" },
+    { user_id: gp.user_id, patient: SUSAN, days: 3, reason: "r" },
+    { user_id: gp.user_id, organisation: gp.organisation, patient: "../x", days: 3, reason: "r" },
+    { user_id: gp.user_id, organisation: gp.organisation, patient: SUSAN, days: 3, reason: "r", segment: "summary", tier: 3 },
   ]) {
     const r = await call("/privacy/approvals", { tok: tokens[OFFICER], method: "POST", body: bad });
     assert.equal(r.status, 400, JSON.stringify(bad));
   }
 });
 
+test("an approval for the same user id at another organisation opens nothing", async () => {
+  const r = await call("/privacy/approvals", { tok: tokens[OFFICER], method: "POST", body: { user_id: gp.user_id, organisation: "RVY", patient: SUSAN, days: 5, reason: "wrong organisation" } });
+  assert.equal(r.status, 201, r.text);
+  assert.ok(!ids(await readSusan()).includes(C3_ENTRY));
+});
+
 test("an approval for another patient opens nothing in Susan's record", async () => {
-  const r = await call("/privacy/approvals", { tok: tokens[OFFICER], method: "POST", body: { user_id: gp.user_id, patient: "joe-patient", days: 5, reason: "Joe's MDT" } });
+  const r = await call("/privacy/approvals", { tok: tokens[OFFICER], method: "POST", body: { user_id: gp.user_id, organisation: gp.organisation, patient: "joe-patient", days: 5, reason: "Joe's MDT" } });
   assert.equal(r.status, 201, r.text);
   assert.ok(!ids(await readSusan()).includes(C3_ENTRY));
 });
 
 test("the privacy officer approves; the GP then sees Community tier 3 until the approval ends", async () => {
-  const r = await call("/privacy/approvals", { tok: tokens[OFFICER], method: "POST", body: { user_id: gp.user_id, patient: SUSAN, days: 30, reason: "MDT case review IG-31" } });
+  const r = await call("/privacy/approvals", { tok: tokens[OFFICER], method: "POST", body: { user_id: gp.user_id, organisation: gp.organisation, patient: SUSAN, days: 30, reason: "MDT case review IG-31" } });
   assert.equal(r.status, 201, r.text);
   approval = r.json();
   assert.equal(approval.user_id, gp.user_id);

@@ -438,6 +438,7 @@ test("an opt-out stands until withdrawn; a professional records the person's wit
     method: "POST",
     body: { opt_out: handle, reason: "Joe told me he wants his summary shared again" },
   });
+  assert.ok(!w.text.includes(id), "the answer to the professional names the opt-out");
   assert.equal(w.status, 201, w.text);
   assert.ok((await everything()).includes("AllergyIntolerance/joe-allergy"), "the withdrawal lets the permits apply again");
   const mine = (await call(`/consent/Patient/${JOE}`, { tok: tokens.joe })).json().entry.map((e) => e.resource);

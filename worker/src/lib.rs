@@ -157,7 +157,10 @@ thread_local! {
 
 /// The demo as it stands at `now` (built once a day per isolate).
 fn demo_on(state: &State, now: time::OffsetDateTime) -> Result<Rc<Demo>, Refusal> {
+    #[cfg(feature = "demo")]
     let days = tiergate_demo::days_since(tiergate_demo::ANCHOR, now);
+    #[cfg(not(feature = "demo"))]
+    let days = 0;
     DEMO_TODAY.with(|today| {
         if let Some(d) = today.borrow().as_ref().filter(|d| d.days == days) {
             return Ok(Rc::clone(d));
@@ -225,6 +228,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     };
     let t = now(offset);
     let cfg = config(&env);
+    if cfg.demo && !cfg!(feature = "demo") {
+        // Asked to run the demo without one: serve nothing rather than
+        // something other than what the operator meant.
+        return unavailable(&id);
+    }
     let today = if cfg.demo {
         match demo_on(state, t) {
             Ok(d) => Some(d),
@@ -387,7 +395,11 @@ fn authenticate(req: &Request, cfg: &Config, ctx: &Ctx<'_>) -> Result<Viewer, Fa
                 .ok()
         })
         .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
-        .and_then(|h| h.get("kid").and_then(Value::as_str).map(|k| k == demo.kid))
+        .and_then(|h| {
+            h.get("kid")
+                .and_then(Value::as_str)
+                .map(|k| !demo.kid.is_empty() && k == demo.kid)
+        })
         .unwrap_or(false);
     let claims = if is_demo_kid {
         if !cfg.demo {
@@ -862,7 +874,13 @@ async fn record(
     if !own_record && !policy.document().approvals.required.is_empty() {
         // Placements reserved for individual approvals (7.2) open only
         // with one the privacy officer recorded for this user and patient.
-        viewer.approvals = privacy::approvals_for(db, &viewer.user_id, &patient, ctx)
+        viewer.approvals = privacy::approvals_for(
+            db,
+            &viewer.user_id,
+            &viewer.organisation,
+            &patient,
+            ctx,
+        )
             .await
             .map_err(|r| fail(r, &viewer))?;
     }
@@ -1213,7 +1231,13 @@ async fn consent(
             write_audit(db, &row, vec![stmt])
                 .await
                 .map_err(|_| fail(Refusal::Unavailable, &viewer))?;
-            fhir(201, recorded.resource.into_bytes(), ctx)
+            let answer = if citizen {
+                recorded.resource
+            } else {
+                // A professional knows an opt-out only by its handle.
+                directive::as_professional_sees(&recorded, &patient)
+            };
+            fhir(201, answer.into_bytes(), ctx)
         }
         _ => Err(fail(Refusal::MethodNotAllowed, &viewer)),
     }

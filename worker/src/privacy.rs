@@ -664,6 +664,7 @@ fn save_approval_statement(
 pub async fn approvals_for(
     db: Option<&D1Database>,
     user: &str,
+    organisation: &str,
     patient: &str,
     ctx: &Ctx<'_>,
 ) -> Result<Vec<tiergate_core::Approval>, Refusal> {
@@ -675,7 +676,7 @@ pub async fn approvals_for(
         &[JsValue::from_str(user), JsValue::from_str(patient)],
     )
     .await?;
-    Ok(approval::for_viewer(&stored, ctx.now))
+    Ok(approval::for_viewer(&stored, organisation, ctx.now))
 }
 
 /// A CSV cell (RFC 4180), with cells a spreadsheet would run as a formula

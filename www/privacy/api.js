@@ -129,7 +129,7 @@ export function listApprovals(filters, opts) {
   return request(`/privacy/approvals${queryString(filters)}`, opts);
 }
 
-/** Records an approval for one user and one patient: {user_id, patient, days, reason}. */
+/** Records an approval for one user (of one organisation) and one patient: {user_id, organisation, patient, days, reason}. */
 export function recordApproval(approval, opts) {
   return request("/privacy/approvals", { method: "POST", body: approval, ...opts });
 }

@@ -72,6 +72,7 @@ function approvalForm(placements, maxDays, ctx, reload) {
   const field = (id, label, control, hint) =>
     h("div", { class: "field" }, h("label", { for: id }, label), hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null, control);
   const user = h("input", { id: "approval-user", name: "user_id", type: "text", required: true, autocomplete: "off", spellcheck: "false", "aria-describedby": "approval-user-hint" });
+  const organisation = h("input", { id: "approval-organisation", name: "organisation", type: "text", required: true, autocomplete: "off", spellcheck: "false", "aria-describedby": "approval-organisation-hint" });
   const patient = h("input", { id: "approval-patient", name: "patient", type: "text", required: true, autocomplete: "off", spellcheck: "false" });
   const days = h("input", { id: "approval-days", name: "days", type: "number", min: "1", max: String(max), value: String(Math.min(30, max)), required: true, "aria-describedby": "approval-days-hint" });
   const reason = h("textarea", { id: "approval-reason", name: "reason", rows: 2, required: true, "aria-describedby": "approval-reason-hint" });
@@ -89,6 +90,7 @@ function approvalForm(placements, maxDays, ctx, reload) {
           const n = Number(days.value);
           const problems = [];
           if (!user.value.trim()) problems.push("Enter the professional's user id.");
+          if (!organisation.value.trim()) problems.push("Enter the professional's organisation (ODS code).");
           if (!patient.value.trim()) problems.push("Enter the patient id.");
           if (!Number.isInteger(n) || n < 1 || n > max) problems.push(`Enter a number of days from 1 to ${max}.`);
           if (!reason.value.trim()) problems.push("Give the information governance reason.");
@@ -100,7 +102,7 @@ function approvalForm(placements, maxDays, ctx, reload) {
           msg.replaceChildren(h("p", { role: "status" }, "Recording the approval…"));
           let saved;
           try {
-            saved = (await recordApproval({ user_id: user.value.trim(), patient: patient.value.trim(), days: n, reason: reason.value.trim() })).body;
+            saved = (await recordApproval({ user_id: user.value.trim(), organisation: organisation.value.trim(), patient: patient.value.trim(), days: n, reason: reason.value.trim() })).body;
           } catch (e) {
             if (e instanceof ApiError && e.status === 401) return ctx.onAuthLost();
             button.disabled = false;
@@ -116,6 +118,7 @@ function approvalForm(placements, maxDays, ctx, reload) {
     h("h2", {}, "Record an approval"),
     h("p", {}, "Opens ", h("strong", { id: "approval-placements" }, placements.map(placementName).join(", ")), " of one patient's record to one professional whose role reaches it. Everything else they see is unchanged."),
     field("approval-user", "Professional's user id", user, "As it appears in the audit (for example dr.okafor)."),
+    field("approval-organisation", "Their organisation (ODS code)", organisation, "The approval holds only while they sign in for this organisation."),
     field("approval-patient", "Patient id", patient),
     field("approval-days", "Days", days, `At most ${max} days; you can end it early.`),
     field("approval-reason", "Information governance reason", reason, "Recorded in the audit trail; not shown to the patient."),
@@ -153,6 +156,7 @@ function approvalItem(initial, index, ctx) {
       h("h3", { id: `${idBase}-title`, tabindex: "-1" }, `${a.user_id} for patient ${a.patient}`, tag(state, label)),
       facts([
         ["Professional", a.user_id, "user"],
+        ["Organisation", a.organisation, "organisation"],
         ["Patient id", a.patient, "patient"],
         ["Opens", placementName(`${a.segment}-${a.tier}`), "placement"],
         ["Reason", a.reason, "reason"],

@@ -605,6 +605,28 @@ impl Policy {
         }
     }
 
+    /// Whether an opt-out in force for this viewer covers the entry in any
+    /// of `placements` (and break glass does not override it).
+    pub(crate) fn opted_out_of(
+        &self,
+        ctx: &Ctx<'_>,
+        key: EntryKey<'_>,
+        placements: &[Placement],
+    ) -> bool {
+        if !ctx.consent_required || (ctx.break_glass && self.document.break_glass.overrides_opt_out)
+        {
+            return false;
+        }
+        placements.iter().any(|p| {
+            matches!(
+                ctx.request
+                    .consent
+                    .verdict(ctx.request.viewer, ctx.request.now, key, Some(*p)),
+                ConsentVerdict::Deny(_)
+            )
+        })
+    }
+
     /// The categories that no lift covers for this viewer and entry.
     pub(crate) fn unlifted(
         &self,
@@ -681,6 +703,7 @@ impl Policy {
                     continue;
                 }
                 Reach::NeedsApproval => {
+                    // Reach is judged before consent, as for the tier.
                     push_unique(&mut d.reasons, Reason::ApprovalRequired);
                     continue;
                 }

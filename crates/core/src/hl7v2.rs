@@ -376,8 +376,20 @@ mod redact {
                     continue;
                 }
                 let mut categories = self.hl7_categories(&message, seg);
+                // The person's category opt-out covers the segment wherever
+                // the message is placed (only the exclusion is limited).
+                let named = categories.clone();
+                let opted_out = !named.is_empty()
+                    && self.opted_out_of(
+                        &ctx,
+                        EntryKey {
+                            categories: &named,
+                            ..key
+                        },
+                        &placements,
+                    );
                 self.keep_applicable(&mut categories, &placements);
-                if categories.is_empty() {
+                if categories.is_empty() && !opted_out {
                     kept.push(seg.clone());
                     continue;
                 }
@@ -386,10 +398,29 @@ mod redact {
                 d.id = seg.fields.first().filter(|f| !f.is_empty()).cloned();
                 let cats: Vec<u16> = categories;
                 let seg_key = EntryKey {
-                    categories: &cats,
+                    categories: &named,
                     ..key
                 };
                 let unlifted = self.unlifted(&cats, &placements, seg_key, &ctx);
+                if opted_out {
+                    if i == 0 {
+                        let mut head = decisions.swap_remove(0);
+                        head.decision = Verdict::Withhold;
+                        head.allowed_by = None;
+                        head.reasons = vec![Reason::OptedOut];
+                        return Ok(Redacted {
+                            outcome: Outcome::NotFound,
+                            body: not_found_body(),
+                            decisions: self.summarise(vec![head], viewer, break_glass),
+                        });
+                    }
+                    d.reasons = vec![Reason::OptedOut];
+                    removed_names.insert(name.to_owned());
+                    skipping_group = name == "OBR";
+                    skipping_notes = true;
+                    decisions.push(d);
+                    continue;
+                }
                 if i == 0 && !unlifted.is_empty() {
                     // The header names an excluded category: the message
                     // cannot go without it, so none of it goes.

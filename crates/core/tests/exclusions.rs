@@ -1008,9 +1008,11 @@ fn a_category_opt_out_covers_its_codes_outside_the_segments_the_exclusion_is_lim
     let d = decide(&record, &viewer("1b"), &opted_out);
     assert_eq!(by_id(&d, "hep-c").reasons, vec![Reason::OptedOut]);
     let d = decide(&record, &with_break_glass(viewer("6")), &opted_out);
+    // Summary tier 2 is within profile 6's grant; its Community tier 2
+    // placement is not.
     assert_eq!(
-        by_id(&d, "hep-c").decision,
-        Verdict::Withhold,
+        by_id(&d, "hep-c").reasons,
+        vec![Reason::TierNotGranted, Reason::OptedOut],
         "break glass does not override the opt-out"
     );
 }

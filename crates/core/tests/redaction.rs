@@ -379,3 +379,52 @@ ZXX|1|anything\n";
     let text = String::from_utf8(out.body).unwrap();
     assert_eq!(text, "MSH|^~\\&|PAS|RVY|EHR|RVY|20261125||ADT^A01|M2|P|2.5\rPID|1||9990000018\rDG1|1||H33..^Asthma^READ\r");
 }
+
+/// Section 6.2, as in FHIR: the person's opt-out of a category covers an
+/// HL7 v2 segment carrying its codes wherever the message is placed (an
+/// ADT, Hospitals tier 1, where blood-borne virus status is not an
+/// exclusion); the rest of the message goes.
+#[test]
+fn hl7v2_segments_under_a_category_opt_out_go_wherever_the_message_is_placed() {
+    let adt = "MSH|^~\\&|PAS|RVY|EHR|RVY|20261125||ADT^A01|M3|P|2.5\rPID|1||9990000018\rDG1|1||B18.2^Chronic viral hepatitis C^I10\rDG1|2||H33..^Asthma^READ\r";
+    let v = viewer("1a");
+    let run = |c: &CompiledConsent| {
+        let request = Request {
+            viewer: &v,
+            consent: c,
+            now: datetime!(2026-11-25 12:00 UTC),
+            default_setting: None,
+            holding_organisation: None,
+        };
+        policy()
+            .redact(adt.as_bytes(), &request, Limits::default())
+            .unwrap()
+    };
+    let shared = String::from_utf8(run(&consent()).body).unwrap();
+    assert!(
+        shared.contains("B18.2"),
+        "not an exclusion in Hospitals: {shared}"
+    );
+    let opted_out = ConsentSet::from_json(
+        br#"{"directives":[{"id":"c","kind":"permit","recorded":"2026-01-01","actors":{"organisations":["RVY"]}},
+            {"id":"no-bbv","kind":"deny","recorded":"2026-02-01","scope":{"categories":["blood_borne_viruses"]}}]}"#,
+        policy(),
+    )
+    .unwrap()
+    .compile(policy())
+    .unwrap();
+    let out = run(&opted_out);
+    let text = String::from_utf8(out.body).unwrap();
+    assert!(
+        !text.contains("B18.2") && !text.contains("hepatitis"),
+        "{text}"
+    );
+    assert!(
+        text.contains("H33.."),
+        "the rest of the message goes: {text}"
+    );
+    assert_eq!(
+        out.decisions.summary.withheld_by_reason.get("opted_out"),
+        Some(&1)
+    );
+}

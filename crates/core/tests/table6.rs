@@ -856,6 +856,24 @@ fn community_tier_3_needs_an_individual_approval() {
         );
     }
 
+    // A record that is not wholly the approved patient's: the approval
+    // opens nothing in it, not even the approved patient's entry.
+    let mut mixed = record.clone();
+    mixed["entry"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"resource": {
+            "resourceType": "Observation", "id": "elsewhere", "status": "final",
+            "subject": {"reference": "Patient/someone-else"},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "271649006"}]}
+        }}));
+    let d = decide(&policy, &mixed, "1b", &consent);
+    assert_eq!(
+        by_id(&d, "wider_community_record").reasons,
+        vec![Reason::ApprovalRequired],
+        "an approval for one patient opened a record holding another's"
+    );
+
     // An approval for tier 2 does not reach tier 3.
     let mut v = unapproved("1b");
     v.approvals.push(tiergate_core::Approval {
@@ -872,7 +890,22 @@ fn community_tier_3_needs_an_individual_approval() {
         vec![Reason::ApprovalRequired]
     );
 
-    // Approvals are for professionals; a bad one refuses the request.
+    // Approvals are for professionals: the person's own view carrying one
+    // is refused, as is a bad one.
+    let mut own: Viewer = serde_json::from_value(
+        json!({"user_id": "p", "organisation": "", "profile": "patient",
+        "purpose": "direct-care", "training": null, "patient": "demographics"}),
+    )
+    .unwrap();
+    own.approvals = viewer("1b").approvals;
+    let request = Request {
+        viewer: &own,
+        consent: &consent,
+        now: NOW,
+        default_setting: None,
+        holding_organisation: None,
+    };
+    assert!(policy.decide(&record, &request).is_err());
     let mut v = unapproved("1b");
     v.approvals.push(tiergate_core::Approval {
         id: "a3".into(),

@@ -54,6 +54,9 @@ pub const MAX_USER: usize = 128;
 pub struct Stored {
     pub id: String,
     pub user_id: String,
+    /// The user's organisation (ODS code): a user id is only unique
+    /// within the organisation that vouches for it.
+    pub organisation: String,
     pub patient: String,
     pub segment: String,
     pub tier: u8,
@@ -73,6 +76,7 @@ pub struct Stored {
 #[serde(deny_unknown_fields)]
 struct Recording {
     user_id: String,
+    organisation: String,
     patient: String,
     reason: String,
     days: u32,
@@ -128,6 +132,7 @@ pub fn record(
     Ok(Stored {
         id: id.to_owned(),
         user_id: plain_id(&r.user_id, MAX_USER)?,
+        organisation: plain_id(&r.organisation, 16)?,
         patient,
         segment,
         tier,
@@ -158,12 +163,16 @@ pub fn in_force(a: &Stored, now: OffsetDateTime) -> bool {
     a.revoked.is_none() && matches!((starts, expires), (Some(s), Some(e)) if s <= now && now < e)
 }
 
-/// The approvals in force, for the viewer (the engine checks the patient
-/// and the dates again).
-pub fn for_viewer(stored: &[Stored], now: OffsetDateTime) -> Vec<tiergate_core::Approval> {
+/// The approvals in force for a viewer of `organisation` (the engine
+/// checks the patient and the dates again).
+pub fn for_viewer(
+    stored: &[Stored],
+    organisation: &str,
+    now: OffsetDateTime,
+) -> Vec<tiergate_core::Approval> {
     stored
         .iter()
-        .filter(|a| in_force(a, now))
+        .filter(|a| a.organisation == organisation && in_force(a, now))
         .map(|a| tiergate_core::Approval {
             id: a.id.clone(),
             patient: a.patient.clone(),
@@ -195,7 +204,7 @@ mod tests {
     fn an_approval_is_for_the_reserved_placement_and_no_longer_than_the_policy_allows() {
         let p = policy();
         let a = record(
-            &body(serde_json::json!({"user_id": "dr.okafor", "patient": "susan-patient", "reason": "MDT case review IG-2026-31", "days": 30})),
+            &body(serde_json::json!({"user_id": "dr.okafor", "organisation": "N99005", "patient": "susan-patient", "reason": "MDT case review IG-2026-31", "days": 30})),
             &p,
             "ap-1",
             "po",
@@ -207,18 +216,24 @@ mod tests {
         assert_eq!(a.expires, "2026-12-25T12:00:00Z");
         assert!(in_force(&a, NOW));
         assert!(!in_force(&a, datetime!(2026-12-25 12:00 UTC)));
-        assert_eq!(for_viewer(std::slice::from_ref(&a), NOW).len(), 1);
+        assert_eq!(for_viewer(std::slice::from_ref(&a), "N99005", NOW).len(), 1);
+        assert!(
+            for_viewer(std::slice::from_ref(&a), "RVY", NOW).is_empty(),
+            "the same user id at another organisation"
+        );
 
         let max = p.document().approvals.max_days;
         for bad in [
-            serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": 0}),
-            serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": max + 1}),
-            serde_json::json!({"user_id": "u", "patient": "p", "reason": " \n ", "days": 3}),
-            serde_json::json!({"user_id": "", "patient": "p", "reason": "r", "days": 3}),
-            serde_json::json!({"user_id": "u", "patient": "../p", "reason": "r", "days": 3}),
-            serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": 3, "segment": "summary", "tier": 3}),
-            serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": 3, "tier": 2}),
-            serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": 3, "extra": 1}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": "r", "days": 0}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": "r", "days": max + 1}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": " \n ", "days": 3}),
+            serde_json::json!({"user_id": "", "organisation": "N99005", "patient": "p", "reason": "r", "days": 3}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "../p", "reason": "r", "days": 3}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": "r", "days": 3, "segment": "summary", "tier": 3}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": "r", "days": 3, "tier": 2}),
+            serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": "r", "days": 3, "extra": 1}),
+            serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": 3}),
+            serde_json::json!({"user_id": "u", "organisation": "", "patient": "p", "reason": "r", "days": 3}),
         ] {
             assert_eq!(
                 record(&body(bad.clone()), &p, "x", "po", NOW),
@@ -232,7 +247,7 @@ mod tests {
     fn a_revoked_approval_opens_nothing_and_cannot_be_revoked_twice() {
         let p = policy();
         let mut a = record(
-            &body(serde_json::json!({"user_id": "u", "patient": "p", "reason": "r", "days": 1})),
+            &body(serde_json::json!({"user_id": "u", "organisation": "N99005", "patient": "p", "reason": "r", "days": 1})),
             &p,
             "ap-2",
             "po",
@@ -241,7 +256,7 @@ mod tests {
         .unwrap();
         revoke(&mut a, "po", NOW).unwrap();
         assert!(!in_force(&a, NOW));
-        assert!(for_viewer(&[a.clone()], NOW).is_empty());
+        assert!(for_viewer(&[a.clone()], "N99005", NOW).is_empty());
         assert_eq!(revoke(&mut a, "po", NOW), Err(Refusal::Conflict));
     }
 }

@@ -394,6 +394,26 @@ pub fn to_fhir(d: &ConsentDirective, patient: &str, recorder: &Viewer, policy: &
     })
 }
 
+/// A recorded directive as a professional may read it back: a withdrawal
+/// names the opt-out by its [`restriction_handle`], never by its id.
+pub fn as_professional_sees(recorded: &Recorded, patient: &str) -> String {
+    let Some(opt_out) = recorded.directive.withdraws.as_deref() else {
+        return recorded.resource.clone();
+    };
+    let mut v: Value = serde_json::from_str(&recorded.resource).unwrap_or(Value::Null);
+    let handle = format!("Consent/{}", restriction_handle(patient, opt_out));
+    if let Some(ext) = v.get_mut("extension").and_then(Value::as_array_mut) {
+        for e in ext {
+            if e.get("url").and_then(Value::as_str)
+                == Some(tiergate_core::consent_fhir::WITHDRAWS_URL)
+            {
+                e["valueReference"] = json!({"reference": handle});
+            }
+        }
+    }
+    v.to_string()
+}
+
 /// The Consent that withdraws an opt-out (see `docs/consent.md`).
 fn withdrawal_fhir(d: &ConsentDirective, patient: &str, recorder: &Viewer, ods: &str) -> Value {
     let mut extension = vec![json!({
@@ -574,6 +594,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.directive.withdraws.as_deref(), Some("o-hiv-opt-out"));
+        // What the professional is answered names the handle, not the id.
+        let answer = as_professional_sees(&w, "p1");
+        assert!(!answer.contains("o-hiv-opt-out"), "{answer}");
+        assert!(answer.contains(&handle));
+        assert!(
+            w.resource.contains("o-hiv-opt-out"),
+            "the stored withdrawal names the opt-out"
+        );
         // The person names their own opt-out by its id.
         let mine = Standing {
             directives: &set,

@@ -29,6 +29,10 @@ pub mod breakglass;
 pub mod cases;
 pub mod claims;
 pub mod context;
+#[cfg(feature = "demo")]
+pub mod demo;
+#[cfg(not(feature = "demo"))]
+#[path = "demo_off.rs"]
 pub mod demo;
 pub mod directive;
 pub mod find;
