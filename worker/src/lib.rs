@@ -874,15 +874,10 @@ async fn record(
     if !own_record && !policy.document().approvals.required.is_empty() {
         // Placements reserved for individual approvals (7.2) open only
         // with one the privacy officer recorded for this user and patient.
-        viewer.approvals = privacy::approvals_for(
-            db,
-            &viewer.user_id,
-            &viewer.organisation,
-            &patient,
-            ctx,
-        )
-            .await
-            .map_err(|r| fail(r, &viewer))?;
+        viewer.approvals =
+            privacy::approvals_for(db, &viewer.user_id, &viewer.organisation, &patient, ctx)
+                .await
+                .map_err(|r| fail(r, &viewer))?;
     }
     let stored = stored_consents(db, &patient)
         .await
