@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { demoViewer } from "../lib/demo.mjs";
-import { startWorker } from "./lib.mjs";
+import { jsonCaller, startWorker } from "./lib.mjs";
 
-const BASE = "http://tiergate.test";
 const SUSAN = "susan-patient";
 // The CPN's note: Community tier 3 (table 2, "wider community record").
 const C3_ENTRY = "susan-cpn-note";
@@ -18,18 +17,7 @@ const OFFICER = "privacy-officer";
 let mf;
 const tokens = {};
 
-async function call(path, { tok, method = "GET", body } = {}) {
-  const res = await mf.dispatchFetch(`${BASE}${path}`, {
-    method,
-    headers: {
-      ...(tok ? { authorization: `Bearer ${tok}` } : {}),
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
+const call = jsonCaller(() => mf);
 
 const ids = (r) => (r.json().entry ?? []).map((e) => e.resource.id);
 const readSusan = (who = "gp-1b") => call(`/fhir/Patient/${SUSAN}/$everything`, { tok: tokens[who] });

@@ -295,3 +295,22 @@ export function ids(body) {
   return (doc.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
 }
 
+
+/**
+ * A JSON caller for the worker `getWorker()` returns (started in a
+ * `before`): `call(path, {tok, method, body})` -> {status, headers, text, json()}.
+ */
+export function jsonCaller(getWorker, base = "http://tiergate.test") {
+  return async (path, { tok, method = "GET", body } = {}) => {
+    const res = await getWorker().dispatchFetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(tok ? { authorization: `Bearer ${tok}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+  };
+}

@@ -8,26 +8,14 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { startWorker } from "./lib.mjs";
+import { jsonCaller, startWorker } from "./lib.mjs";
 
-const BASE = "http://tiergate.test";
 const MAYA = "maya-patient";
 const GRANT = "demo-grant-grace-maya";
 let mf;
 const tokens = {};
 
-async function call(path, { tok, method = "GET", body } = {}) {
-  const res = await mf.dispatchFetch(`${BASE}${path}`, {
-    method,
-    headers: {
-      ...(tok ? { authorization: `Bearer ${tok}` } : {}),
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, text, json: () => JSON.parse(text) };
-}
+const call = jsonCaller(() => mf);
 
 const types = (r) => (r.json().entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
 const forMaya = async () => (await call("/me", { tok: tokens.grace })).json().acting_for.find((a) => a.patient === MAYA);

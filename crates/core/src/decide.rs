@@ -650,23 +650,17 @@ impl Policy {
         // Consent to the lifting placement: a permit of content lines
         // counts only if it names a line placed there (consent to "all
         // tests", tier 2, is not consent to tier 3's "no exclusions").
-        let permitted_lift = |grant: Placement| {
-            let lift_content: Vec<usize> = self
-                .content
-                .iter()
-                .filter(|c| c.placement == grant)
-                .map(|c| c.index)
-                .collect();
+        let permitted_lift = |l: &crate::policy::Lift| {
             !ctx.consent_required
                 || matches!(
                     ctx.request.consent.verdict(
                         ctx.request.viewer,
                         ctx.request.now,
                         EntryKey {
-                            permit_content: Some(&lift_content),
+                            permit_content: Some(&l.grant_content),
                             ..key
                         },
-                        Some(grant)
+                        Some(l.grant)
                     ),
                     ConsentVerdict::Permit(_)
                 )
@@ -675,7 +669,7 @@ impl Policy {
             self.lifts.iter().any(|l| {
                 l.covers(c)
                     && self.reach(ctx, l.grant).open()
-                    && permitted_lift(l.grant)
+                    && permitted_lift(l)
                     && placements.iter().any(|p| {
                         p.segment == l.grant.segment && self.reach(ctx, *p).open() && permitted(*p)
                     })

@@ -150,6 +150,9 @@ pub(crate) struct Rule {
 #[derive(Debug, Clone)]
 pub(crate) struct Lift {
     pub(crate) grant: Placement,
+    /// The content lines placed at `grant`: a content-scoped permit counts
+    /// for the lift only through one of them.
+    pub(crate) grant_content: Vec<usize>,
     /// `None` lifts every category.
     pub(crate) categories: Option<Vec<u16>>,
 }
@@ -1024,6 +1027,11 @@ impl Compiler {
             };
             lifts.push(Lift {
                 grant,
+                grant_content: content
+                    .iter()
+                    .filter(|c| c.placement == grant)
+                    .map(|c| c.index)
+                    .collect(),
                 categories: cats,
             });
         }

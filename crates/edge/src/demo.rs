@@ -20,24 +20,7 @@ pub enum DemoError {
     Data(String),
 }
 
-/// One demo patient.
-#[derive(Debug, Clone)]
-pub struct Patient {
-    pub key: String,
-    pub id: String,
-    pub nhs_number: String,
-    pub family: String,
-    pub birth_date: String,
-    pub record: Value,
-    pub consent: Vec<ConsentDirective>,
-}
-
-/// A demo user for the login page.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub key: String,
-    pub viewer: Viewer,
-}
+pub use crate::demo_people::{Patient, User};
 
 /// The demo, parsed once per process or isolate.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 //! refuses to serve at all when asked to run the demo.
 
 use serde_json::Value;
-use tiergate_core::{ConsentDirective, Policy, Viewer};
+use tiergate_core::{ConsentDirective, Policy};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DemoError {
@@ -12,24 +12,7 @@ pub enum DemoError {
     Absent,
 }
 
-/// A demo patient (none in this build).
-#[derive(Debug, Clone)]
-pub struct Patient {
-    pub key: String,
-    pub id: String,
-    pub nhs_number: String,
-    pub family: String,
-    pub birth_date: String,
-    pub record: Value,
-    pub consent: Vec<ConsentDirective>,
-}
-
-/// A demo user (none in this build).
-#[derive(Debug, Clone)]
-pub struct User {
-    pub key: String,
-    pub viewer: Viewer,
-}
+pub use crate::demo_people::{Patient, User};
 
 /// No demo: no patients, users, grants or key.
 #[derive(Debug, Clone, Default)]

@@ -34,6 +34,7 @@ pub mod demo;
 #[cfg(not(feature = "demo"))]
 #[path = "demo_off.rs"]
 pub mod demo;
+mod demo_people;
 pub mod directive;
 pub mod find;
 pub mod jwt;

@@ -167,6 +167,12 @@ impl Grant {
         }
     }
 
+    /// [`Grant::agreed_by_patient`] as an instant (`None` when unreadable).
+    pub fn agreed_at(&self) -> Option<OffsetDateTime> {
+        self.agreed_by_patient()
+            .and_then(|a| tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start))
+    }
+
     /// In force on `now`: not revoked and not past its last day.
     pub fn in_force(&self, now: OffsetDateTime) -> bool {
         self.revoked.is_none() && parse_date(&self.expires).is_some_and(|d| now.date() <= d)
@@ -203,14 +209,7 @@ pub fn held(grants: &[Grant], grantee: &str, patient: &str, now: OffsetDateTime)
     let mut categories: Vec<String> = in_force.iter().flat_map(|g| g.categories.clone()).collect();
     categories.sort();
     categories.dedup();
-    let agreements: Option<Vec<OffsetDateTime>> = in_force
-        .iter()
-        .map(|g| {
-            g.agreed_by_patient().and_then(|a| {
-                tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start)
-            })
-        })
-        .collect();
+    let agreements: Option<Vec<OffsetDateTime>> = in_force.iter().map(|g| g.agreed_at()).collect();
     let agreed = agreements
         .and_then(|a| a.into_iter().min())
         .map(tiergate_core::fhirtime::format);
@@ -242,10 +241,7 @@ pub fn acting_for(
     policy: &tiergate_core::Policy,
     now: OffsetDateTime,
 ) -> serde_json::Value {
-    let agreed = g
-        .agreed_by_patient()
-        .and_then(|a| tiergate_core::fhirtime::parse(a, tiergate_core::fhirtime::Edge::Start));
-    let today = policy.proxy_scopes_at(&g.scopes, agreed, birth_date, now);
+    let today = policy.proxy_scopes_at(&g.scopes, g.agreed_at(), birth_date, now);
     let waiting: Vec<&String> = g.scopes.iter().filter(|s| !today.contains(s)).collect();
     serde_json::json!({
         "patient": g.patient,
